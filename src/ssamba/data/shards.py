@@ -1,0 +1,263 @@
+"""WebDataset-compatible tar shards: a stdlib writer and a streaming, rank/worker-split reader.
+
+Each clip is two members sharing a key, `<key>.<ext>` (the original audio bytes) and
+`<key>.json` (its manifest row). Shards are named `shard-000000.tar`, ... and listed with their
+clip counts in `index.json`. Nothing is ever extracted to disk; members with absolute names,
+`..` components or links are refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import tarfile
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ssamba.data.augment import AugmentConfig
+from ssamba.data.labels import LabelMap
+from ssamba.data.manifests import Manifest, parse_row
+from ssamba.data.pipeline import ClipPipeline, NoiseBank, decode_audio, seeded_generator
+from ssamba.data.samplers import rank_and_world
+from ssamba.errors import ManifestError
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "index.json"
+LABEL_MAP_NAME = "labels.json"
+AUDIO_EXTS = ("wav", "flac", "ogg", "mp3", "aiff", "aif")
+
+Sample = dict[str, Any]  # {"__key__": str, "__url__": str, "<ext>": bytes}
+
+
+def sample_key(index: int, path: Path) -> str:
+    """Shard key of clip `index`: its position plus the file stem, without dots or slashes."""
+    return f"{index:08d}_" + re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_shards(
+    manifest: Manifest,
+    out_dir: str | Path,
+    shard_size: int = 1000,
+    *,
+    label_map: LabelMap | None = None,
+) -> Path:
+    """Write `manifest` as tar shards of `shard_size` clips plus `index.json`; returns its path.
+
+    With `label_map`, every clip's labels must be in it and it is saved as `labels.json`.
+    """
+    if shard_size < 1:
+        raise ManifestError(f"shard_size must be >= 1, got {shard_size}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if label_map is not None:
+        unknown = sorted({x for e in manifest for x in e.targets if x not in label_map})
+        if unknown:
+            raise ManifestError(f"labels not in the label map: {unknown[:20]}")
+        label_map.save(out_dir / LABEL_MAP_NAME)
+    shards = []
+    for first in range(0, len(manifest), shard_size):
+        name = f"shard-{len(shards):06d}.tar"
+        chunk = manifest.entries[first : first + shard_size]
+        tmp = out_dir / f"{name}.tmp"
+        with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+            for offset, entry in enumerate(chunk):
+                key = sample_key(first + offset, entry.path)
+                ext = entry.path.suffix.lower().lstrip(".") or "wav"
+                row = entry.to_row() | {"audio": f"{key}.{ext}"}
+                _add_member(tar, f"{key}.{ext}", entry.path.read_bytes())
+                _add_member(tar, f"{key}.json", json.dumps(row, ensure_ascii=False).encode())
+        os.replace(tmp, out_dir / name)
+        shards.append({"name": name, "count": len(chunk)})
+    index = {
+        "shards": shards,
+        "num_clips": len(manifest),
+        "pattern": f"shard-{{000000..{len(shards) - 1:06d}}}.tar",
+        "label_map": LABEL_MAP_NAME if label_map is not None else None,
+    }
+    index_path = out_dir / INDEX_NAME
+    index_path.write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    return index_path
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """Expand numeric brace ranges: `shard-{000000..000002}.tar` -> three names (zero-padded)."""
+    match = re.search(r"\{(\d+)\.\.(\d+)\}", pattern)
+    if match is None:
+        return [pattern]
+    low, high = int(match[1]), int(match[2])
+    width = len(match[1])
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [name for i in range(low, high + 1) for name in expand_braces(f"{head}{i:0{width}d}{tail}")]
+
+
+def _index_shards(index_path: Path) -> list[Path]:
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        return [index_path.parent / shard["name"] for shard in index["shards"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{index_path}: not a shard index ({exc})") from None
+
+
+def resolve_shards(urls: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Shard paths from a brace pattern, a directory, an `index.json`, a tar, or a list of them."""
+    if isinstance(urls, (list, tuple)):
+        return [path for url in urls for path in resolve_shards(url)]
+    path = Path(urls)
+    if path.is_dir():
+        index = path / INDEX_NAME
+        paths = _index_shards(index) if index.is_file() else sorted(path.glob("*.tar"))
+    elif path.suffix == ".json" and path.is_file():
+        paths = _index_shards(path)
+    else:
+        paths = [Path(name) for name in expand_braces(str(urls))]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        raise ManifestError(f"{urls}: shard file(s) not found: {missing[:5] or 'none matched'}")
+    return paths
+
+
+def _checked_name(member: tarfile.TarInfo, shard: Path) -> str:
+    """The member's name, or ManifestError if it is absolute, escapes with `..`, or is a link."""
+    name = member.name
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+        raise ManifestError(f"{shard}: unsafe member {name!r} (absolute or '..'); shard refused")
+    if not (member.isfile() or member.isdir()):
+        raise ManifestError(f"{shard}: member {name!r} is a link or device; shard refused")
+    return name
+
+
+def iter_shard(shard: Path) -> Iterator[Sample]:
+    """Stream the samples of one tar (members grouped by key), reading bytes in memory only."""
+    current: Sample = {}
+    with tarfile.open(shard, "r|*") as tar:
+        for member in tar:
+            name = _checked_name(member, shard)
+            if member.isdir():
+                continue
+            folder, _, base = name.rpartition("/")
+            stem, _, ext = base.partition(".")
+            key = f"{folder}/{stem}" if folder else stem
+            if current and current["__key__"] != key:
+                yield current
+                current = {}
+            handle = tar.extractfile(member)
+            current.setdefault("__key__", key)
+            current["__url__"] = str(shard)
+            current[ext] = handle.read() if handle is not None else b""
+    if current:
+        yield current
+
+
+class ShardDataset(IterableDataset):
+    """Stream `(fbank [T, F], target)` from tar shards, split across ranks and workers.
+
+    Shards are divided `shards[rank::world][worker::workers]` (ranks from torch.distributed,
+    else RANK/WORLD_SIZE, unless given). In training the shard order and a shuffle buffer of
+    `shuffle_buffer` samples are seeded by (seed, epoch, rank, worker); mixup partners come from
+    that buffer. Items are transformed exactly like `AudioClipDataset`.
+    """
+
+    def __init__(
+        self,
+        urls: str | Path | Sequence[str | Path],
+        label_map: LabelMap | None,
+        feature_config: Any,
+        *,
+        train: bool = False,
+        augment: AugmentConfig | None = None,
+        shuffle_buffer: int = 1000,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.shards = resolve_shards(urls)
+        augment = augment or AugmentConfig()
+        self.pipeline = ClipPipeline(feature_config, label_map, augment, train)
+        self.noise_bank = NoiseBank.from_config(augment, feature_config.sample_rate)
+        self.shuffle_buffer = shuffle_buffer if train else 0
+        self.train = train
+        self.seed = seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (shard order, shuffle buffer and augmentation seeds)."""
+        self.epoch = epoch
+
+    def _my_shards(self, rank: int, world: int, worker: int, workers: int) -> list[Path]:
+        shards = list(self.shards)
+        if self.train:
+            generator = seeded_generator(self.seed, self.epoch)
+            shards = [shards[i] for i in torch.randperm(len(shards), generator=generator)]
+        if len(shards) < world * workers:
+            logger.warning(
+                "%d shards for %d ranks x %d workers: some get no data; write more shards",
+                len(shards),
+                world,
+                workers,
+            )
+        return shards[rank::world][worker::workers]
+
+    def _decode(self, sample: Sample) -> tuple[torch.Tensor, tuple[str, ...]]:
+        where = f"{sample['__url__']} member {sample['__key__']}"
+        audio_ext = next((ext for ext in AUDIO_EXTS if ext in sample), None)
+        if "json" not in sample or audio_ext is None:
+            raise ManifestError(f"{where}: needs a .json row and an audio member ({AUDIO_EXTS})")
+        try:
+            row = json.loads(sample["json"])
+        except ValueError as exc:
+            raise ManifestError(f"{where}.json: not valid JSON ({exc})") from None
+        require = self.pipeline.label_map is not None
+        entry = parse_row(row, Path("."), where=where, check_files=False, require_labels=require)
+        waveform = decode_audio(
+            sample[audio_ext], self.pipeline.feature_config.sample_rate, entry.start, entry.end, where
+        )
+        return waveform, entry.targets
+
+    def _transform(self, sample: Sample, pool: list[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
+        generator = seeded_generator(self.seed, self.epoch, zlib.crc32(sample["__key__"].encode()))
+
+        def draw_partner(gen: torch.Generator) -> tuple[torch.Tensor, tuple[str, ...]]:
+            return self._decode(pool[int(torch.randint(len(pool), (), generator=gen))])
+
+        waveform, labels = self._decode(sample)
+        partner = draw_partner if pool else None
+        return self.pipeline(waveform, labels, generator, partner, self.noise_bank)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rank, world = rank_and_world(self.rank, self.world_size)
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        generator = seeded_generator(self.seed, self.epoch, rank, worker)
+        buffer: list[Sample] = []
+        for shard in self._my_shards(rank, world, worker, workers):
+            for sample in iter_shard(shard):
+                if len(buffer) < self.shuffle_buffer:
+                    buffer.append(sample)
+                    continue
+                if buffer:
+                    slot = int(torch.randint(len(buffer), (), generator=generator))
+                    sample, buffer[slot] = buffer[slot], sample
+                yield self._transform(sample, buffer)
+        order = torch.randperm(len(buffer), generator=generator).tolist()
+        rest = [buffer[i] for i in order]
+        while rest:
+            sample = rest.pop()
+            yield self._transform(sample, rest)

@@ -1,0 +1,1 @@
+"""ssamba.integrations."""

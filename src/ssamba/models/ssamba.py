@@ -1,0 +1,97 @@
+"""SSAMBA encoder: Vim bidirectional Mamba over frequency-major spectrogram patches.
+
+Reproduces the official arithmetic exactly (spec 1.4): layers run in pairs, the second layer of a
+pair reads the token-reversed sequence, pair outputs and residuals are summed (so the residual
+doubles per pair), and the final LayerNorm is applied twice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ssamba.models.encoder import AudioEncoder, EncoderOutput
+from ssamba.models.layers import DropPath
+from ssamba.models.mamba_mixer import BiMambaMixer, MambaBlock
+from ssamba.models.patch import Grid
+
+
+def _norm_layer(kind: str, dim: int) -> nn.Module:
+    if kind == "layernorm":
+        return nn.LayerNorm(dim, eps=1e-5)
+    if kind == "rmsnorm":
+        return nn.RMSNorm(dim, eps=1e-5)
+    raise ValueError(f"unknown norm {kind!r}; choose 'layernorm' (official recipes) or 'rmsnorm'")
+
+
+def drop_path_schedule(depth: int, rate: float) -> list[float]:
+    """Official per-layer rates: layer 0 gets 0, layer k >= 1 gets linspace(0, rate, depth)[k - 1]."""
+    return [0.0, *torch.linspace(0, rate, depth).tolist()][:depth]
+
+
+class SSAMBAEncoder(AudioEncoder):
+    """[cls, patches] + pos -> bidirectional layer pairs -> final norm twice."""
+
+    num_special = 1
+
+    def __init__(
+        self,
+        embed_dim: int = 192,
+        depth: int = 24,
+        patch_shape: Grid = (16, 16),
+        patch_stride: Grid = (16, 16),
+        num_mel_bins: int = 128,
+        input_tdim: int = 1024,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        norm: str = "layernorm",
+        drop_path_rate: float = 0.1,
+        scan_backend: str = "auto",
+    ) -> None:
+        if depth % 2:
+            raise ValueError(f"SSAMBA depth must be even (layers run in bidirectional pairs), got {depth}")
+        super().__init__(embed_dim, patch_shape, patch_stride, num_mel_bins, input_tdim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        rates = drop_path_schedule(depth, drop_path_rate)
+        self.layers = nn.ModuleList(
+            MambaBlock(
+                BiMambaMixer(embed_dim, d_state, d_conv, expand, scan_backend=scan_backend),
+                _norm_layer(norm, embed_dim),
+                rates[i],
+            )
+            for i in range(depth)
+        )
+        self.norm_f = _norm_layer(norm, embed_dim)
+        self.drop_path = DropPath(drop_path_rate)
+        self._init_weights(depth)
+
+    def _init_weights(self, depth: int) -> None:
+        """Vim's global init: zero Linear biases (except the forward dt bias), rescale out_proj."""
+        for module in self.modules():
+            bias = getattr(module, "bias", None) if isinstance(module, nn.Linear) else None
+            if bias is not None and not getattr(bias, "_no_reinit", False):
+                nn.init.zeros_(bias)
+            if isinstance(module, BiMambaMixer):
+                nn.init.kaiming_uniform_(module.out_proj.weight, a=math.sqrt(5))
+                with torch.no_grad():
+                    module.out_proj.weight /= math.sqrt(depth)
+
+    def special_tokens(self) -> Tensor:
+        return self.cls_token
+
+    def forward_tokens(self, tokens: Tensor, return_hidden_states: bool = False) -> EncoderOutput:
+        hidden, residual = tokens, None
+        pair_outputs = []
+        for first, second in zip(self.layers[0::2], self.layers[1::2], strict=True):
+            hidden_f, residual_f = first(hidden, residual)
+            hidden_b, residual_b = second(hidden.flip(1), None if residual is None else residual.flip(1))
+            hidden = hidden_f + hidden_b.flip(1)
+            residual = residual_f + residual_b.flip(1)
+            if return_hidden_states:
+                pair_outputs.append(residual + hidden)
+        normed_once = self.norm_f(residual + self.drop_path(hidden))
+        return EncoderOutput(self.norm_f(normed_once), pair_outputs if return_hidden_states else None)

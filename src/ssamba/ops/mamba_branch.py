@@ -1,0 +1,93 @@
+"""One direction of a Mamba mixer (conv -> SiLU -> x_proj -> dt_proj -> selective scan -> gate).
+
+`mamba_branch` is what the bidirectional mixer calls twice, once per direction. With
+`reverse=True` it computes, in natural token order, what the official code gets by flipping the
+sequence, running the branch and flipping back: the convolution looks ahead instead of back and the
+scan runs from the end, so no flipped copies are needed by fused backends.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ssamba.ops.selective_scan import selective_scan
+
+
+def causal_conv1d_ref(x: Tensor, weight: Tensor, bias: Tensor | None, reverse: bool = False) -> Tensor:
+    """Depthwise causal convolution: out[t] = bias + sum_k w[k] x[t - K + 1 + k] (zeros before 0).
+
+    x (B, E, L), weight (E, K). `reverse=True` is the anti-causal mirror image (looks ahead).
+    """
+    if reverse:
+        return causal_conv1d_ref(x.flip(-1), weight, bias).flip(-1)
+    width = weight.shape[-1]
+    out = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])
+    return out[..., : x.shape[-1]]
+
+
+def mamba_branch_ref(
+    x: Tensor,
+    z: Tensor,
+    conv_weight: Tensor,
+    conv_bias: Tensor | None,
+    x_proj_weight: Tensor,
+    dt_proj_weight: Tensor,
+    dt_proj_bias: Tensor,
+    A_log: Tensor,
+    D: Tensor,
+    reverse: bool = False,
+    scan_backend: str = "auto",
+) -> Tensor:
+    """Reference branch. x, z (B, L, E) -> gated scan output (B, L, E).
+
+    conv_weight (E, K); x_proj_weight (R + 2N, E); dt_proj_weight (E, R); A_log (E, N); D (E,).
+    """
+    rank, state = dt_proj_weight.shape[1], A_log.shape[1]
+    xc = F.silu(causal_conv1d_ref(x.transpose(1, 2), conv_weight, conv_bias, reverse))  # (B, E, L)
+    projected = F.linear(xc.transpose(1, 2), x_proj_weight)  # (B, L, R + 2N)
+    dt_low, b_t, c_t = projected.split([rank, state, state], dim=-1)
+    delta = F.linear(dt_low, dt_proj_weight).transpose(1, 2)  # (B, E, L); bias goes to the scan
+    y = selective_scan(
+        xc,
+        delta,
+        -A_log.float().exp(),
+        b_t.transpose(1, 2),
+        c_t.transpose(1, 2),
+        D.float(),
+        z.transpose(1, 2),
+        delta_bias=dt_proj_bias.float(),
+        delta_softplus=True,
+        reverse=reverse,
+        backend=scan_backend,
+    )
+    return y.transpose(1, 2)
+
+
+def mamba_branch(
+    x: Tensor,
+    z: Tensor,
+    conv_weight: Tensor,
+    conv_bias: Tensor | None,
+    x_proj_weight: Tensor,
+    dt_proj_weight: Tensor,
+    dt_proj_bias: Tensor,
+    A_log: Tensor,
+    D: Tensor,
+    reverse: bool = False,
+    scan_backend: str = "auto",
+) -> Tensor:
+    """One mixer direction, on the fastest path available for the inputs (see `mamba_branch_ref`)."""
+    return mamba_branch_ref(
+        x,
+        z,
+        conv_weight,
+        conv_bias,
+        x_proj_weight,
+        dt_proj_weight,
+        dt_proj_bias,
+        A_log,
+        D,
+        reverse,
+        scan_backend,
+    )
