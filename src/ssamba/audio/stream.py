@@ -46,8 +46,10 @@ def iter_audio_blocks(
         start, remaining = frame_span(path, handle, offset, duration)
         out_rate = rate if sample_rate is None else sample_rate
         check_duration(path, round(remaining * out_rate / rate), out_rate)
-        resampler = None if out_rate == rate else soxr.ResampleStream(
-            rate, out_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
+        resampler = (
+            None
+            if out_rate == rate
+            else soxr.ResampleStream(rate, out_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
         )
         handle.seek(start)
         block_frames = max(1, round(block_seconds * rate))

@@ -39,7 +39,9 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         """Reject impossible values, naming the field."""
         if not 8000 <= self.sample_rate <= 192000:
-            raise ConfigError(f"FeatureConfig.sample_rate must be in [8000, 192000] Hz, got {self.sample_rate}")
+            raise ConfigError(
+                f"FeatureConfig.sample_rate must be in [8000, 192000] Hz, got {self.sample_rate}"
+            )
         if self.num_mel_bins <= 3:
             raise ConfigError(f"FeatureConfig.num_mel_bins must be greater than 3, got {self.num_mel_bins}")
         if not self.frame_shift_ms > 0:
@@ -51,7 +53,8 @@ class FeatureConfig:
             )
         if self.target_length < 16:
             raise ConfigError(
-                f"FeatureConfig.target_length must be at least 16 frames (one patch), got {self.target_length}"
+                "FeatureConfig.target_length must be at least 16 frames (one patch), "
+                f"got {self.target_length}"
             )
         if not math.isfinite(self.mean):
             raise ConfigError(f"FeatureConfig.mean must be a finite number, got {self.mean}")

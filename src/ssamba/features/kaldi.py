@@ -235,8 +235,8 @@ def kaldi_fbank(
         frames = frames + noise * dither
     if remove_dc_offset:
         frames = frames - frames.mean(-1, keepdim=True)
-    if use_energy and raw_energy:
-        energy = _log_energy(frames, energy_floor)
+    # Kaldi's "raw" energy is taken before pre-emphasis and windowing, the other one after.
+    energy = _log_energy(frames, energy_floor) if use_energy and raw_energy else None
     if preemphasis != 0.0:
         previous = torch.cat((frames[..., :1], frames[..., :-1]), dim=-1)
         frames = frames - preemphasis * previous
