@@ -51,9 +51,7 @@ def test_label_map_errors(tmp_path: Path) -> None:
 
 def test_psla_weights_match_a_hand_computation() -> None:
     rows = [("a",), ("a", "b"), ("b", "c"), ("a",)]
-    manifest = Manifest(
-        tuple(ManifestEntry(Path(f"/x/{i}.wav"), labels=r) for i, r in enumerate(rows))
-    )
+    manifest = Manifest(tuple(ManifestEntry(Path(f"/x/{i}.wav"), labels=r) for i, r in enumerate(rows)))
     count_a, count_b, count_c = 3, 2, 1
     expected = [
         1000 / (count_a + 0.01),

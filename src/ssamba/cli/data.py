@@ -29,11 +29,11 @@ def _summary(manifest: Manifest) -> str:
     labels = manifest.label_names()
     shown = ", ".join(labels[:12]) + (", ..." if len(labels) > 12 else "")
     lines = [f"clips: {len(manifest)}", f"labels: {len(labels)}" + (f" ({shown})" if labels else "")]
-    speakers = [s for s in manifest.counts("speaker") if s != "None"]
+    speakers = manifest.counts("speaker")
     if speakers:
         lines.append(f"speakers: {len(speakers)}")
     splits = manifest.counts("split")
-    if set(splits) != {"None"}:
+    if splits:
         lines.append("splits: " + ", ".join(f"{name}={n}" for name, n in splits.items()))
     return "\n".join(lines)
 

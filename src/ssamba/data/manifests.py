@@ -117,11 +117,12 @@ class Manifest:
         return sorted({label for entry in self.entries for label in entry.targets})
 
     def counts(self, key: str) -> dict[str, int]:
-        """Number of clips per value of a field (`split`, `speaker`, `label`, an extra field)."""
+        """Clips per value of a field (`split`, `speaker`, `label`, an extra field); unset skipped."""
         if key == "label":
             counter = Counter(label for entry in self.entries for label in entry.targets)
         else:
-            counter = Counter(str(entry.get(key)) for entry in self.entries)
+            values = (entry.get(key) for entry in self.entries)
+            counter = Counter(str(value) for value in values if value is not None)
         return dict(sorted(counter.items()))
 
     def select(self, split_key: str = "split", value: str | Collection[str] = "train") -> Manifest:

@@ -30,7 +30,7 @@ from ssamba.data.augment import (
 from ssamba.data.labels import LabelMap
 from ssamba.data.manifests import ManifestEntry, read_manifest
 from ssamba.errors import AudioError
-from ssamba.features import FeatureConfig, extract_features, normalize, num_frames
+from ssamba.features import FeatureConfig, compute_fbank, normalize, num_frames, pad_or_crop
 
 MIXUP_ALPHA = 10.0  # lam ~ Beta(10, 10) in the official loaders
 
@@ -46,12 +46,11 @@ def seeded_generator(*keys: int) -> torch.Generator:
 def load_entry(entry: ManifestEntry, sample_rate: int) -> torch.Tensor:
     """The clip's waveform `[n]` at `sample_rate`, limited to its `start`/`end` segment."""
     offset = entry.start or 0.0
-    duration = None if entry.end is None else entry.end - offset
-    return load_audio(entry.path, sample_rate, mono=True, offset=offset, duration=duration)
+    return load_audio(entry.path, sample_rate, mono=True, offset=offset, duration=entry.duration)
 
 
 def decode_audio(
-    data: bytes, sample_rate: int, start: float | None, end: float | None, where: str
+    data: bytes, sample_rate: int, offset: float, duration: float | None, where: str
 ) -> torch.Tensor:
     """Decode in-memory audio bytes like `load_audio` (mono mean, soxr resampling, checks)."""
     try:
@@ -61,8 +60,7 @@ def decode_audio(
     with handle:
         if handle.frames <= 0:
             raise AudioError(f"{where}: holds no samples; drop the clip and re-create the shard")
-        duration = None if end is None else end - (start or 0.0)
-        first, count = frame_span(where, handle, start or 0.0, duration)
+        first, count = frame_span(where, handle, offset, duration)
         handle.seek(first)
         samples = handle.read(count, dtype="float32", always_2d=True)
         rate = handle.samplerate
@@ -75,11 +73,8 @@ def decode_audio(
 
 
 def log_mel(waveform: torch.Tensor, config: FeatureConfig, start: int = 0) -> torch.Tensor:
-    """Padded/cropped log-mel `[target_length, bins]` before normalisation.
-
-    Reuses `extract_features` with the identity normalisation (mean 0, std 0.5), which is exact.
-    """
-    return extract_features(waveform, dataclasses.replace(config, mean=0.0, std=0.5), start)
+    """Padded/cropped log-mel `[target_length, bins]` before normalisation."""
+    return pad_or_crop(compute_fbank(waveform, config), config.target_length, start)
 
 
 class NoiseBank:

@@ -48,7 +48,7 @@ class _EpochSampler(Sampler[int]):
         self.rank, self.world_size = rank_and_world(rank, world_size)
         self.drop_last = drop_last
         if drop_last and total < self.world_size:
-            raise ConfigError(f"drop_last with {total} items leaves nothing for {world_size} ranks")
+            raise ConfigError(f"drop_last with {total} items leaves nothing for {self.world_size} ranks")
         self.epoch = 0
         self.start_index = 0
 

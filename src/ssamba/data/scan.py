@@ -75,11 +75,9 @@ class RandomRule:
 
     def assign(self, entries: Sequence[ManifestEntry]) -> list[str | None]:
         """`valid`/`train` per entry; the chosen set depends only on the count and the seed."""
-        held_out = set(random.Random(self.seed).sample(range(len(entries)), self._count(entries)))
+        count = round(self.fraction * len(entries))
+        held_out = set(random.Random(self.seed).sample(range(len(entries)), count))
         return ["valid" if i in held_out else "train" for i in range(len(entries))]
-
-    def _count(self, entries: Sequence[ManifestEntry]) -> int:
-        return round(self.fraction * len(entries))
 
 
 def parse_split_rule(text: str) -> FieldRule | RandomRule:

@@ -28,6 +28,7 @@ from ssamba.data.manifests import Manifest, parse_row
 from ssamba.data.pipeline import ClipPipeline, NoiseBank, decode_audio, seeded_generator
 from ssamba.data.samplers import rank_and_world
 from ssamba.errors import ManifestError
+from ssamba.features import FeatureConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def write_shards(
         name = f"shard-{len(shards):06d}.tar"
         chunk = manifest.entries[first : first + shard_size]
         tmp = out_dir / f"{name}.tmp"
-        with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+        with tarfile.open(tmp, "w") as tar:
             for offset, entry in enumerate(chunk):
                 key = sample_key(first + offset, entry.path)
                 ext = entry.path.suffix.lower().lstrip(".") or "wav"
@@ -177,7 +178,7 @@ class ShardDataset(IterableDataset):
         self,
         urls: str | Path | Sequence[str | Path],
         label_map: LabelMap | None,
-        feature_config: Any,
+        feature_config: FeatureConfig,
         *,
         train: bool = False,
         augment: AugmentConfig | None = None,
@@ -226,9 +227,9 @@ class ShardDataset(IterableDataset):
             raise ManifestError(f"{where}.json: not valid JSON ({exc})") from None
         require = self.pipeline.label_map is not None
         entry = parse_row(row, Path("."), where=where, check_files=False, require_labels=require)
-        waveform = decode_audio(
-            sample[audio_ext], self.pipeline.feature_config.sample_rate, entry.start, entry.end, where
-        )
+        rate = self.pipeline.feature_config.sample_rate
+        offset = entry.start or 0.0
+        waveform = decode_audio(sample[audio_ext], rate, offset, entry.duration, where)
         return waveform, entry.targets
 
     def _transform(self, sample: Sample, pool: list[Sample]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ssamba.features.config import (
     FEATURE_PRESETS,
     FeatureConfig,
+    compute_fbank,
     extract_features,
     feature_preset,
     normalize,
@@ -15,6 +16,7 @@ from ssamba.features.kaldi import kaldi_fbank, num_frames
 __all__ = [
     "FEATURE_PRESETS",
     "FeatureConfig",
+    "compute_fbank",
     "extract_features",
     "feature_preset",
     "kaldi_fbank",

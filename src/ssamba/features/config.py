@@ -117,17 +117,13 @@ def normalize(fbank: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return (fbank - mean) / (2 * std)
 
 
-def extract_features(waveform: torch.Tensor, config: FeatureConfig, start: int = 0) -> torch.Tensor:
-    """Model input `[target_length, bins]` (or `[B, target_length, bins]`) from a waveform.
-
-    Args:
-        waveform: `[n]` or `[B, n]` float samples at `config.sample_rate`.
-        config: the front-end settings.
-        start: first frame kept when the clip is longer than `config.target_length`.
-    """
+def compute_fbank(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
+    """Log-mel `[frames, bins]` (or `[B, frames, bins]`) with the official front-end options,
+    before padding and normalisation: optional waveform mean removal, then the Kaldi fbank with a
+    hanning window, no dither, no energy."""
     if config.subtract_waveform_mean:
         waveform = waveform - waveform.mean(-1, keepdim=True)
-    fbank = kaldi_fbank(
+    return kaldi_fbank(
         waveform,
         config.sample_rate,
         num_mel_bins=config.num_mel_bins,
@@ -138,4 +134,15 @@ def extract_features(waveform: torch.Tensor, config: FeatureConfig, start: int =
         use_energy=False,
         htk_compat=True,
     )
+
+
+def extract_features(waveform: torch.Tensor, config: FeatureConfig, start: int = 0) -> torch.Tensor:
+    """Model input `[target_length, bins]` (or `[B, target_length, bins]`) from a waveform.
+
+    Args:
+        waveform: `[n]` or `[B, n]` float samples at `config.sample_rate`.
+        config: the front-end settings.
+        start: first frame kept when the clip is longer than `config.target_length`.
+    """
+    fbank = compute_fbank(waveform, config)
     return normalize(pad_or_crop(fbank, config.target_length, start), config.mean, config.std)

@@ -1,0 +1,89 @@
+"""`ssamba embed`: timestamped and scene embeddings of audio files of any length."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ssamba.errors import ConfigError
+from ssamba.utils_io import atomic_write
+
+logger = logging.getLogger(__name__)
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
+
+
+def collect_audio_files(inputs: list[str]) -> list[Path]:
+    """Files as given plus audio files found (recursively) in given folders, sorted and unique."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or folder")
+    if not files:
+        raise ConfigError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) found in {inputs}")
+    return list(dict.fromkeys(files))
+
+
+def _save(out_dir: Path, stem: str, arrays: dict[str, np.ndarray], fmt: str) -> None:
+    if fmt == "safetensors":
+        from safetensors.numpy import save_file
+
+        atomic_write(out_dir / f"{stem}.safetensors", lambda tmp: save_file(arrays, str(tmp)))
+        return
+    for key, array in arrays.items():
+        atomic_write(out_dir / f"{stem}.{key}.npy", lambda tmp, a=array: _write_npy(tmp, a))
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # a handle: np.save would append ".npy" to a temporary name
+        np.save(handle, array)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssamba.inference import Embedder
+    from ssamba.integrations.loading import load_encoder_model
+
+    files = collect_audio_files(args.inputs)
+    model, features = load_encoder_model(args.model)
+    embedder = Embedder(model, features, hop_ms=args.hop_ms, batch_size=args.batch_size)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = []
+    for path in tqdm(files, desc="embed", unit="file", disable=None):
+        clip = embedder.embed_file(path)
+        stem = path.stem if len({p.stem for p in files}) == len(files) else f"{len(index):06d}_{path.stem}"
+        arrays = {"scene": clip.scene.numpy()}
+        if not args.scene_only:
+            arrays.update(embeddings=clip.embeddings.numpy(), timestamps_ms=clip.timestamps_ms.numpy())
+        _save(out_dir, stem, arrays, args.format)
+        index.append({"audio": str(path), "stem": stem, "timestamps": int(clip.timestamps_ms.shape[0])})
+    (out_dir / "index.json").write_text(json.dumps({"hop_ms": args.hop_ms, "files": index}, indent=2))
+    logger.info("wrote embeddings of %d files to %s", len(files), out_dir)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "embed",
+        help="embeddings of audio files (any length, streamed)",
+        description="Scene and timestamp embeddings (regular hop, centres in ms) for files or folders.",
+    )
+    parser.add_argument("inputs", nargs="+", help="audio files or folders")
+    parser.add_argument(
+        "--model", default="ssamba_tiny", help="save_pretrained folder, Hub id, official .pth"
+    )
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--hop-ms", type=float, default=50.0, help="spacing of timestamp embeddings (ms)")
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument("--format", choices=["npy", "safetensors"], default="npy")
+    parser.add_argument("--scene-only", action="store_true", help="write only the scene embedding")
+    parser.set_defaults(handler=run)
