@@ -65,6 +65,12 @@ class AudioModel(nn.Module):
 
         save_pretrained(self, directory, feature_config)
 
+    def push_to_hub(self, repo_id: str, **kwargs) -> str:
+        """Upload to the Hugging Face Hub with a model card (`hub` extra); see `integrations.hub`."""
+        from ssamba.integrations.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
 
 class AudioClassifier(AudioModel):
     """Encoder + pooling + LayerNorm/Linear head (timm-like API).
