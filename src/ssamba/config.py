@@ -21,11 +21,16 @@ def _check_value(value: Any, annotation: Any, key: str) -> Any:
     if annotation is Any:
         return value
     if origin in (typing.Union, types.UnionType):
-        for option in args:
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
             try:
                 return _check_value(value, option, key)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                errors.append(exc)
+        if len(errors) == 1:  # Optional[X]: X's own message names the nested key
+            raise errors[0]
         raise ConfigError(f"key '{key}': {value!r} matches none of {annotation}")
     if annotation is type(None):
         if value is None:
@@ -79,6 +84,11 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping for {cls.__name__}, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise ConfigError(
+            f"{cls.__name__}: keys must be strings, got {bad_keys[0]!r}; valid keys: {', '.join(sorted(fields))}"
+        )
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
@@ -137,7 +147,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: '{part}' is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: cannot parse the value ({exc})") from exc
     return result
 
 

@@ -140,7 +140,7 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("empty", "cannot decode"),
+        ("empty", r"is empty \(0 bytes\)"),
         ("text", "cannot decode"),
         ("truncated_header", "cannot decode"),
         ("header_only", "no samples"),

@@ -45,14 +45,21 @@ def check_sample_rate(sample_rate: int | None) -> None:
 def open_audio(path: str | Path) -> sf.SoundFile:
     """Open `path` for reading after checking it exists, is readable, decodes and is non-empty."""
     path = Path(path)
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+        size = path.stat().st_size if is_file else 0
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot access ({exc.strerror}); check the path and its length") from exc
+    if not exists:
         raise AudioError(f"{path}: audio file not found; check the path (relative to {Path.cwd()})")
-    if not path.is_file():
+    if not is_file:
         raise AudioError(f"{path}: is a directory or special file, not an audio file; pass a file path")
     if not os.access(path, os.R_OK):
         raise AudioError(f"{path}: permission denied; make the file readable (e.g. chmod a+r)")
+    if size == 0:
+        raise AudioError(f"{path}: is empty (0 bytes); re-create the file or drop it")
     try:
-        handle = sf.SoundFile(str(path))
+        handle = sf.SoundFile(os.fsencode(path))  # bytes: names that are not valid UTF-8 work too
     except (sf.SoundFileError, RuntimeError) as exc:
         raise AudioError(
             f"{path}: cannot decode as audio ({exc}); the file is corrupt, truncated or not audio: "
@@ -68,6 +75,32 @@ def open_audio(path: str | Path) -> sf.SoundFile:
         handle.close()
         raise AudioError(f"{path}: holds no samples (header only or empty); re-create or drop the file")
     return handle
+
+
+READ_BLOCK_FRAMES = 1 << 19  # bounded reads: a header may claim far more frames than the file holds
+
+
+def read_frames(path: str | Path, handle: sf.SoundFile, start: int, count: int) -> np.ndarray:
+    """Read up to `count` frames from `start` as float32 (frames, channels), in bounded blocks.
+
+    Decoder failures part-way (truncated or corrupt data) raise AudioError naming the file.
+    """
+    blocks = []
+    try:
+        handle.seek(start)
+        while count > 0:
+            block = handle.read(min(count, READ_BLOCK_FRAMES), dtype="float32", always_2d=True)
+            if not len(block):
+                break
+            blocks.append(block)
+            count -= len(block)
+    except (sf.SoundFileError, RuntimeError) as exc:
+        raise AudioError(
+            f"{path}: cannot read audio data ({exc}); the file is truncated or corrupt: re-create it"
+        ) from exc
+    if not blocks:
+        return np.zeros((0, handle.channels), dtype=np.float32)
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
 
 
 def audio_info(path: str | Path) -> AudioInfo:
@@ -152,8 +185,7 @@ def load_audio(
     with open_audio(path) as handle:
         rate = handle.samplerate
         start, count = frame_span(path, handle, offset, duration)
-        handle.seek(start)
-        samples = handle.read(count, dtype="float32", always_2d=True)
+        samples = read_frames(path, handle, start, count)
     check_finite(path, samples, start, rate)
     if mono and samples.shape[1] > 1:
         samples = samples.mean(axis=1, keepdims=True, dtype=np.float32)

@@ -16,6 +16,7 @@ from ssamba.audio.io import (
     check_sample_rate,
     frame_span,
     open_audio,
+    read_frames,
 )
 
 
@@ -51,13 +52,12 @@ def iter_audio_blocks(
             if out_rate == rate
             else soxr.ResampleStream(rate, out_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
         )
-        handle.seek(start)
         block_frames = max(1, round(block_seconds * rate))
         position = start
         last = False
         while not last:
             want = min(block_frames, remaining)
-            samples = handle.read(want, dtype="float32", always_2d=True)
+            samples = read_frames(path, handle, position, want)
             check_finite(path, samples, position, rate)
             position += len(samples)
             remaining -= len(samples)

@@ -22,6 +22,10 @@ def collect_audio_files(inputs: list[str]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
+        try:
+            path.stat()
+        except OSError as exc:
+            raise ConfigError(f"{path}: no such file or folder ({exc.strerror})") from exc
         if path.is_dir():
             files.extend(p for p in sorted(path.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES)
         elif path.is_file():

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
-    except (SsambaError, FileNotFoundError, PermissionError) as exc:
+    except (SsambaError, OSError) as exc:  # OSError: missing files, permissions, disk full
         if args.debug:
             raise
         print(f"ssamba: error: {exc}", file=sys.stderr)

@@ -224,8 +224,13 @@ def _parse_row(
         unknown = [x for x in labels or (label,) if x is not None and x not in label_set]
         if unknown:
             raise RowError(f"unknown label(s) {unknown}; not in the label set")
-    if check_files and not path.is_file():
-        raise RowError(f"audio file not found: {path}")
+    if check_files:
+        try:
+            found = path.is_file()
+        except OSError as exc:
+            raise RowError(f"audio file not found: {path} ({exc.strerror})") from exc
+        if not found:
+            raise RowError(f"audio file not found: {path}")
     extra = {k: v for k, v in row.items() if k not in KNOWN_FIELDS}
     return ManifestEntry(
         path=path,
@@ -287,14 +292,19 @@ def validate_rows(
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
             try:
+                text = raw.decode("utf-8")
+                if not text.strip():
+                    continue
                 yield f"line {number}", json.loads(text)
             except json.JSONDecodeError as exc:
                 yield f"line {number}", RowError(f"not valid JSON ({exc.msg}, column {exc.colno})")
+            except UnicodeDecodeError as exc:
+                yield f"line {number}", RowError(f"not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+            except (ValueError, RecursionError) as exc:
+                yield f"line {number}", RowError(f"cannot parse the JSON value ({type(exc).__name__})")
 
 
 def read_manifest(

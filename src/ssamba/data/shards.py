@@ -145,6 +145,15 @@ def _checked_name(member: tarfile.TarInfo, shard: Path) -> str:
 
 def iter_shard(shard: Path) -> Iterator[Sample]:
     """Stream the samples of one tar (members grouped by key), reading bytes in memory only."""
+    try:
+        yield from _iter_members(shard)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise ManifestError(
+            f"{shard}: not a readable tar shard ({exc}); re-create it with ssamba data shard"
+        ) from exc
+
+
+def _iter_members(shard: Path) -> Iterator[Sample]:
     current: Sample = {}
     with tarfile.open(shard, "r|*") as tar:
         for member in tar:

@@ -40,13 +40,17 @@ class ModelConfig:
             problems.append("embed_dim and depth must be positive")
         if self.family == "ssamba" and self.depth % 2:
             problems.append(f"depth must be even for SSAMBA (layer pairs), got {self.depth}")
-        if self.family == "ssast" and self.embed_dim % self.num_heads:
+        if self.num_heads <= 0:
+            problems.append(f"num_heads must be positive, got {self.num_heads}")
+        elif self.family == "ssast" and self.embed_dim % self.num_heads:
             problems.append(f"embed_dim {self.embed_dim} not divisible by num_heads {self.num_heads}")
         if self.patch_shape[0] > self.num_mel_bins or self.patch_shape[1] > self.input_tdim:
             problems.append(
                 f"input_tdim {self.input_tdim} x num_mel_bins {self.num_mel_bins} is smaller than one "
                 f"patch {self.patch_shape}; use input_tdim >= {self.patch_shape[1]}"
             )
+        if min(self.patch_shape) <= 0:
+            problems.append(f"patch_shape must be positive, got {self.patch_shape}")
         if min(self.patch_stride) <= 0:
             problems.append(f"patch_stride must be positive, got {self.patch_stride}")
         if self.num_classes < 0:

@@ -142,7 +142,10 @@ def load_official(
         else path_or_state_dict
     )
     state = official_to_native(raw)
-    base = infer_config(state)
+    try:
+        base = infer_config(state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from exc
     if "p_input_fdim" in state:
         return _from_pretraining(
             state, base, fstride, tstride, input_tdim, num_classes, task, pooling, source
