@@ -15,6 +15,7 @@ from ssamba.errors import SsambaError
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("ssamba.cli.data", "register"),
     ("ssamba.cli.embed", "register"),
+    ("ssamba.cli.bench", "register"),
 ]
 
 
