@@ -51,6 +51,9 @@ def test_random_mask_and_errors():
     assert len(set(mask)) == 400 and max(mask) < 511
     with pytest.raises(ValueError, match="cannot mask"):
         cluster_mask(random.Random(0), 512, 512, 64)
+    with pytest.raises(ValueError, match="num_masked <= 510"):
+        cluster_mask(random.Random(0), 512, 511, 64)  # would never find more than 511 candidates
+    assert len(cluster_mask(random.Random(0), 16, 14, 4)) == 14
     with pytest.raises(ValueError, match="cannot mask"):
         random_mask(random.Random(0), 10, 11)
     assert draw_masks(random.Random(0), 3, (8, 64), 10, cluster=True).shape == (3, 10)

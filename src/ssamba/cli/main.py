@@ -14,6 +14,7 @@ from ssamba.errors import SsambaError
 # `ssamba --help` stays fast.
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("ssamba.cli.data", "register"),
+    ("ssamba.cli.pretrain", "register"),
     ("ssamba.cli.embed", "register"),
     ("ssamba.cli.bench", "register"),
 ]

@@ -18,10 +18,10 @@ def cluster_mask(
     rng: random.Random, num_patches: int, num_masked: int, time_patches: int, official_order: bool = False
 ) -> list[int]:
     """Square clusters of side 3-5 until more than `num_masked` distinct patches; returns `num_masked`."""
-    if not 0 < num_masked < num_patches:
+    if not 0 < num_masked < num_patches - 1:
         raise ValueError(
-            f"cannot mask {num_masked} of {num_patches} patches with cluster masking "
-            f"(patch 0 is never masked); use 1 <= num_masked <= {num_patches - 1}"
+            f"cannot mask {num_masked} of {num_patches} patches with cluster masking (patch 0 is never "
+            f"masked and more than num_masked candidates are drawn); use 1 <= num_masked <= {num_patches - 2}"
         )
     side = rng.randrange(3) + 3
     chosen: set[int] = set()

@@ -1,0 +1,45 @@
+"""`ssamba pretrain`: MSPM self-supervised pretraining from a YAML/JSON recipe (one process or torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from ssamba.config import load_config
+    from ssamba.training.config import PretrainConfig
+    from ssamba.training.pretrain import run_pretrain
+
+    config = load_config(PretrainConfig, args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = run_pretrain(config, out, resume=args.resume)
+    if result.signum is not None:
+        print(f"stopped at step {result.step}; continue with: --resume --out {out}")
+        return 128 + result.signum
+    print(f"finished at step {result.step}; final model in {out / 'final'}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `pretrain` subcommand."""
+    parser = subparsers.add_parser(
+        "pretrain",
+        help="self-supervised MSPM pretraining",
+        description=(
+            "Masked spectrogram patch modelling (SSAST/SSAMBA). Runs under torchrun for DDP, e.g. "
+            "torchrun --standalone --nproc-per-node=4 -m ssamba.cli.main pretrain --config C.yaml"
+        ),
+    )
+    parser.add_argument("--config", required=True, help="recipe file (YAML or JSON)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.max_steps=100 (repeatable)",
+    )
+    parser.add_argument("--out", help="run folder (default runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    parser.set_defaults(handler=_pretrain)

@@ -1,0 +1,165 @@
+"""Training configuration dataclasses: generic sections (optimiser, schedule, loop) and `PretrainConfig`.
+
+Configs are YAML/JSON files loaded with `ssamba.config.load_config` (unknown keys rejected) plus
+`--set section.key=value` overrides. The generic sections are shared with fine-tuning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ssamba.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser. `name="auto"` and `weight_decay=None` pick the official choice for the model family.
+
+    Official: SSAST Adam (L2 weight decay 5e-7), SSAMBA AdamW (decoupled, 5e-8), betas (0.95, 0.999).
+    Weight decay never applies to biases, norms, `A_log`/`D` and learned tokens/embeddings.
+    """
+
+    name: Literal["auto", "adam", "adamw"] = "auto"
+    lr: float = 1e-4
+    weight_decay: float | None = None
+    betas: tuple[float, float] = (0.95, 0.999)
+    eps: float = 1e-8
+    grad_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError(f"optim.lr must be positive, got {self.lr}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"optim.grad_clip must be positive or null, got {self.grad_clip}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule: staircase warm-up, then plateau halving, cosine decay or constant.
+
+    Official warm-up: every `warmup_interval` steps while step <= `warmup_steps`, lr = step /
+    warmup_steps * peak (steps 0-49 at lr 0). `plateau` halves the lr (`factor`) after more than
+    `patience` validations without a new best validation metric (ReduceLROnPlateau, mode max).
+    """
+
+    kind: Literal["plateau", "cosine", "constant"] = "plateau"
+    warmup_steps: int = 1000
+    warmup_interval: int = 50
+    factor: float = 0.5
+    patience: int = 2
+    threshold: float = 1e-4
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.warmup_steps < 0 or self.warmup_interval < 1:
+            raise ConfigError("schedule.warmup_steps must be >= 0 and warmup_interval >= 1")
+        if not 0 < self.factor < 1:
+            raise ConfigError(f"schedule.factor must be in (0, 1), got {self.factor}")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """The training loop: batch and accumulation, precision, stopping, logging and checkpoints.
+
+    `batch_size` is the global batch of one optimiser step (as in the official recipes); each
+    rank runs `batch_size / (world_size * grad_accum)` clips per micro-step.
+    """
+
+    batch_size: int = 24
+    grad_accum: int = 1
+    max_steps: int = 1000
+    seed: int = 0
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: str = "auto"
+    num_workers: int = 0
+    log_every: int = 10
+    val_every: int = 4000
+    ckpt_every: int = 1000
+    progress: bool = True
+    tensorboard: bool = True
+    plot: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "grad_accum", "max_steps", "log_every", "val_every", "ckpt_every"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        if self.num_workers < 0:
+            raise ConfigError(f"train.num_workers must be >= 0, got {self.num_workers}")
+
+    def micro_batch(self, world_size: int) -> int:
+        """Clips per rank per micro-step; the global batch must split evenly."""
+        parts = world_size * self.grad_accum
+        if self.batch_size % parts:
+            raise ConfigError(
+                f"train.batch_size {self.batch_size} is not divisible by world_size {world_size} x "
+                f"grad_accum {self.grad_accum}"
+            )
+        return self.batch_size // parts
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Audio manifests and the front end (`feature_preset` plus `features` field overrides).
+
+    `train_split`/`valid_split` select rows by their `split` field (null = every row).
+    Labels are ignored in pretraining; long clips are randomly cropped to `target_length`.
+    """
+
+    train_manifests: tuple[str, ...] = ()
+    valid_manifest: str | None = None
+    train_split: str | None = None
+    valid_split: str | None = None
+    feature_preset: str = "audioset"
+    features: dict[str, Any] = field(default_factory=dict)
+    max_valid_clips: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.train_manifests:
+            raise ConfigError("data.train_manifests must list at least one manifest")
+
+    def feature_config(self):
+        """The `FeatureConfig` this data section describes."""
+        from ssamba.features import feature_preset
+
+        return feature_preset(self.feature_preset, **self.features)
+
+
+@dataclass(frozen=True)
+class MSPMConfig:
+    """Masked spectrogram patch modelling options (spec 2).
+
+    `valid_num_masked` null = min(400, patches - 2) for patch models (official validation always
+    masks 400), min(400, patches) for frame models.
+    """
+
+    num_masked: int = 400
+    valid_num_masked: int | None = None
+    single_pass: bool = False
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """A full MSPM pretraining run: model, data, objective, optimiser, schedule and loop."""
+
+    model: str
+    data: DataConfig
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    mspm: MSPMConfig = field(default_factory=MSPMConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: LoopConfig = field(default_factory=LoopConfig)
+
+
+# Keys that may change when a run is resumed (everything else must match the checkpoint).
+RESUMABLE_CHANGES = (
+    "train.max_steps",
+    "train.num_workers",
+    "train.log_every",
+    "train.val_every",
+    "train.ckpt_every",
+    "train.progress",
+    "train.tensorboard",
+    "train.plot",
+    "train.device",
+)

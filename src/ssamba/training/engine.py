@@ -1,0 +1,319 @@
+"""The generic training loop: DDP, gradient accumulation, AMP, clipping, validation, checkpoints, resume.
+
+A task (pretraining, fine-tuning) supplies a `TrainTask`: the model to save, an objective module
+`forward(batch, seed) -> {"loss": ..., other scalars}` that contains it, a resumable batch stream,
+an optional evaluation function and a finaliser. Per-step randomness comes from
+`derive_seed(seed, step, rank, micro_step)` (objective masks; torch's global RNG is reseeded with it
+for dropout), so a run resumed from a checkpoint repeats the uninterrupted run bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ssamba.config import to_dict
+from ssamba.errors import CheckpointError, ConfigError
+from ssamba.training import distributed
+from ssamba.training.batches import BatchStream
+from ssamba.training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, weights_digest
+from ssamba.training.config import RESUMABLE_CHANGES, LoopConfig, OptimConfig, ScheduleConfig
+from ssamba.training.distributed import DistContext
+from ssamba.training.faults import fault_point
+from ssamba.training.optim import build_optimizer
+from ssamba.training.plots import plot_curves
+from ssamba.training.rng import capture_rng_state, derive_seed, restore_rng_state
+from ssamba.training.schedule import LRSchedule
+from ssamba.training.signals import StopRequest
+from ssamba.training.tracker import RunTracker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainTask:
+    """What a task gives the loop.
+
+    Attributes:
+        model: the module whose weights are trained and checkpointed.
+        objective: module containing `model`; `forward(batch, seed)` returns scalar tensors incl. "loss".
+        family: model family, for the official optimiser defaults.
+        stream: the resumable micro-batch stream of this rank.
+        evaluate: `evaluate(model) -> {name: value}` on the validation data, the same on every rank.
+        metric: the validation value that selects `best` and drives the plateau schedule.
+        finalize: `finalize(model, folder)` writes the final model (rank 0).
+        config: the full run configuration (a dataclass), stored in checkpoints.
+    """
+
+    model: nn.Module
+    objective: nn.Module
+    family: str
+    stream: BatchStream
+    config: Any
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None
+    metric: str = "acc"
+    finalize: Callable[[nn.Module, Path], None] | None = None
+
+
+@dataclass
+class TrainResult:
+    """Outcome of `train`: last step, stop signal (None when max_steps was reached), best metric."""
+
+    step: int
+    signum: int | None = None
+    best_metric: float | None = None
+    rank_digests: list[str] = field(default_factory=list)
+
+
+def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CPU/GPU, fp16 on GPU only, nothing for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("train.precision fp16 needs a CUDA device; use bf16 on CPU")
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "model_overrides" and key != "features":
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resume_config(saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Raise `ConfigError` when the resumed run changes a key other than `RESUMABLE_CHANGES`."""
+    old, new = _flatten(saved), _flatten(current)
+    changed = sorted(
+        k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
+    )
+    if changed:
+        details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise ConfigError(f"cannot resume with a different configuration ({details}); use a new --out")
+
+
+class Trainer:
+    """Runs a `TrainTask` under a `LoopConfig`; one instance per run."""
+
+    def __init__(
+        self,
+        task: TrainTask,
+        loop: LoopConfig,
+        optim: OptimConfig,
+        schedule: ScheduleConfig,
+        out_dir: str | Path,
+        ctx: DistContext,
+    ) -> None:
+        self.task, self.loop, self.ctx = task, loop, ctx
+        self.out_dir = Path(out_dir)
+        self.ckpt_dir = self.out_dir / "checkpoints"
+        self.model = task.model.to(ctx.device)
+        task.objective.to(ctx.device)
+        self.optimizer = build_optimizer(self.model, optim, task.family)
+        self.schedule = LRSchedule(schedule, optim.lr, loop.max_steps)
+        self.grad_clip = optim.grad_clip
+        self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=loop.precision == "fp16")
+        autocast_context(loop.precision, ctx.device)  # rejects fp16 on CPU before any work
+        self.autocast = lambda: autocast_context(loop.precision, ctx.device)
+        self.step = 0
+        self.best_metric: float | None = None
+        self.config_dict = to_dict(task.config)
+        self.tracker = RunTracker(self.out_dir, enabled=ctx.is_main, tensorboard=loop.tensorboard)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors, lists and primitives only)."""
+        return {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "data": self.task.stream.state_dict(),
+            "rng": capture_rng_state(),
+            "best_metric": self.best_metric,
+            "world_size": self.ctx.world_size,
+            "config": self.config_dict,
+        }
+
+    def save(self, name: str) -> None:
+        """Rank 0 writes `checkpoints/name` atomically; every rank waits for it."""
+        distributed.barrier()
+        if self.ctx.is_main:
+            save_checkpoint(self.ckpt_dir / name, self.state_dict())
+        distributed.barrier()
+
+    def resume(self) -> bool:
+        """Load `checkpoints/last.pt` if present; returns whether a checkpoint was loaded."""
+        path = self.ckpt_dir / LAST
+        if not path.is_file():
+            logger.warning("--resume: no checkpoint at %s, starting from scratch", path)
+            return False
+        state = load_checkpoint(path)  # on CPU: RNG states must stay there; load_state_dict moves the rest
+        check_resume_config(state["config"], self.config_dict)
+        if int(state["world_size"]) != self.ctx.world_size:
+            raise CheckpointError(
+                f"{path}: saved with {state['world_size']} process(es), resumed with {self.ctx.world_size}; "
+                "the data position is per rank, so resume with the same world size"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.task.stream.load_state_dict(state["data"])
+        restore_rng_state(state["rng"])
+        self.step, self.best_metric = int(state["step"]), state["best_metric"]
+        self.tracker.truncate_after(self.step)
+        logger.info("resumed from %s at step %d", path, self.step)
+        return True
+
+    # -- loop --------------------------------------------------------------------------------
+    def _wrapped(self) -> nn.Module:
+        objective = self.task.objective
+        if not self.ctx.distributed:
+            return objective
+        device_ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+        return DistributedDataParallel(objective, device_ids=device_ids)
+
+    def _micro_steps(self, wrapped: nn.Module, batches, totals: dict[str, float]) -> None:
+        """Forward/backward over `grad_accum` micro-batches; gradient sync only on the last one."""
+        accum = self.loop.grad_accum
+        for micro in range(accum):
+            batch = _to_device(next(batches), self.ctx.device)
+            seed = derive_seed(self.loop.seed, self.step, self.ctx.rank, micro)
+            torch.manual_seed(seed)
+            last = micro == accum - 1
+            no_sync = wrapped.no_sync() if isinstance(wrapped, DistributedDataParallel) and not last else None
+            with no_sync or contextlib.nullcontext():
+                with self.autocast():
+                    outputs = wrapped(batch, seed)
+                self.scaler.scale(outputs["loss"] / accum).backward()
+            for key, value in outputs.items():
+                totals[key] = totals.get(key, 0.0) + float(value.detach()) / accum
+
+    def _optimizer_step(self) -> float | None:
+        grad_norm = None
+        if self.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return grad_norm
+
+    def _log_train(self, totals: dict[str, float], steps: int, elapsed: float, lr: float) -> dict[str, float]:
+        keys = sorted(totals)
+        summed = distributed.all_reduce_sum([totals[k] for k in keys], self.ctx.device)
+        means = {k: v / (steps * self.ctx.world_size) for k, v in zip(keys, summed, strict=True)}
+        samples_per_s = steps * self.loop.batch_size / max(elapsed, 1e-9)
+        self.tracker.log("train", self.step, **means, lr=lr, samples_per_s=samples_per_s)
+        return {**means, "samples_per_s": samples_per_s}
+
+    def validate(self) -> dict[str, float] | None:
+        """Run the task's evaluation (every rank), log it, update the schedule and `best`."""
+        if self.task.evaluate is None:
+            return None
+        self.model.eval()
+        with torch.no_grad(), self.autocast():
+            results = self.task.evaluate(self.model)
+        self.model.train()
+        metric = results[self.task.metric]
+        reduced = self.schedule.observe(metric)
+        self.tracker.log("val", self.step, **results, lr_reduced=reduced)
+        logger.info(
+            "step %d validation: %s", self.step, ", ".join(f"{k}={v:.4f}" for k, v in results.items())
+        )
+        if self.best_metric is None or metric > self.best_metric:
+            self.best_metric = metric
+            self.save(BEST)
+        return results
+
+    def run(self, resume: bool = False) -> TrainResult:
+        """Train until `max_steps` or a stop signal; saves `last`, the final model and the curves."""
+        from tqdm import tqdm
+
+        if resume and self.resume():
+            self.tracker.log("event", self.step, event="resume")
+        else:
+            self.tracker.log("event", self.step, event="start", config=self.config_dict)
+        loop = self.loop
+        wrapped = self._wrapped()
+        self.model.train()
+        batches = iter(self.task.stream)
+        show = self.ctx.is_main and loop.progress
+        progress = tqdm(
+            total=loop.max_steps,
+            initial=self.step,
+            disable=None if show else True,  # None: shown only when stderr is a terminal
+            unit="step",
+            dynamic_ncols=True,
+        )
+        totals: dict[str, float] = {}
+        window_start, window_steps = time.perf_counter(), 0
+        with StopRequest() as stop:
+            while self.step < loop.max_steps:
+                lr = self.schedule.apply(self.optimizer, self.step)
+                self.optimizer.zero_grad(set_to_none=True)
+                self._micro_steps(wrapped, batches, totals)
+                grad_norm = self._optimizer_step()
+                if grad_norm is not None:
+                    totals["grad_norm"] = totals.get("grad_norm", 0.0) + grad_norm
+                self.step += 1
+                window_steps += 1
+                progress.update(1)
+                fault_point("step_end", self.step)
+                if self.step % loop.log_every == 0 or self.step == loop.max_steps:
+                    shown = self._log_train(totals, window_steps, time.perf_counter() - window_start, lr)
+                    progress.set_postfix(
+                        {k: f"{shown[k]:.3g}" for k in ("loss", "acc", "samples_per_s") if k in shown}
+                    )
+                    totals, window_start, window_steps = {}, time.perf_counter(), 0
+                paused = time.perf_counter()  # validation and checkpoints do not count in samples/s
+                if self.step % loop.val_every == 0 or self.step == loop.max_steps:
+                    self.validate()
+                stopping = distributed.any_rank(stop.requested, self.ctx.device)
+                if self.step % loop.ckpt_every == 0 or self.step == loop.max_steps or stopping:
+                    self.save(LAST)
+                window_start += time.perf_counter() - paused
+                if stopping:
+                    break
+        progress.close()
+        return self._finish(stop.signum if self.step < loop.max_steps else None)
+
+    def _finish(self, signum: int | None) -> TrainResult:
+        digests = distributed.gather_strings(weights_digest(self.model))
+        if self.ctx.is_main:
+            if signum is None and self.task.finalize is not None:
+                self.task.finalize(self.model, self.out_dir / "final")
+            self.tracker.log(
+                "event",
+                self.step,
+                event="interrupted" if signum is not None else "end",
+                rank_digests=digests,
+                best_metric=self.best_metric,
+            )
+            if self.loop.plot:
+                plot_curves(self.tracker.path, self.out_dir / "curves.png")
+        self.tracker.close()
+        distributed.barrier()
+        return TrainResult(self.step, signum, self.best_metric, digests)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(item, device) for item in batch)
+    return batch
