@@ -16,6 +16,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("ssamba.cli.data", "register"),
     ("ssamba.cli.pretrain", "register"),
     ("ssamba.cli.embed", "register"),
+    ("ssamba.cli.export", "register"),
     ("ssamba.cli.bench", "register"),
 ]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssamba.ops.selective_scan import selective_scan
+from ssamba.ops.scan_cpu import conv1d_silu, selective_scan_bld
+from ssamba.ops.selective_scan import resolve_backend_name, selective_scan
 
 
 def causal_conv1d_ref(x: Tensor, weight: Tensor, bias: Tensor | None, reverse: bool = False) -> Tensor:
@@ -24,6 +25,14 @@ def causal_conv1d_ref(x: Tensor, weight: Tensor, bias: Tensor | None, reverse: b
     width = weight.shape[-1]
     out = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])
     return out[..., : x.shape[-1]]
+
+
+def conv1d_silu_ref(x: Tensor, weight: Tensor, bias: Tensor | None, reverse: bool = False) -> Tensor:
+    """SiLU of the depthwise (anti-)causal convolution in token-major layout: x (B, L, E) -> (B, L, E).
+
+    The reference of the fused `scan_cpu.conv1d_silu`.
+    """
+    return F.silu(causal_conv1d_ref(x.transpose(1, 2), weight, bias, reverse)).transpose(1, 2)
 
 
 def mamba_branch_ref(
@@ -44,7 +53,7 @@ def mamba_branch_ref(
     conv_weight (E, K); x_proj_weight (R + 2N, E); dt_proj_weight (E, R); A_log (E, N); D (E,).
     """
     rank, state = dt_proj_weight.shape[1], A_log.shape[1]
-    xc = F.silu(causal_conv1d_ref(x.transpose(1, 2), conv_weight, conv_bias, reverse))  # (B, E, L)
+    xc = conv1d_silu_ref(x, conv_weight, conv_bias, reverse).transpose(1, 2)  # (B, E, L)
     projected = F.linear(xc.transpose(1, 2), x_proj_weight)  # (B, L, R + 2N)
     dt_low, b_t, c_t = projected.split([rank, state, state], dim=-1)
     delta = F.linear(dt_low, dt_proj_weight).transpose(1, 2)  # (B, E, L); bias goes to the scan
@@ -77,17 +86,29 @@ def mamba_branch(
     reverse: bool = False,
     scan_backend: str = "auto",
 ) -> Tensor:
-    """One mixer direction, on the fastest path available for the inputs (see `mamba_branch_ref`)."""
-    return mamba_branch_ref(
-        x,
+    """One mixer direction, on the fastest path available for the inputs (see `mamba_branch_ref`).
+
+    When the scan backend resolves to the fused CPU kernel, the whole branch stays in token-major
+    layout: fused conv + SiLU, the two projections as matmuls, then the fused scan with the step
+    bias, softplus, D skip and SiLU(z) gate inside; no transposes or flipped copies. Any other
+    backend runs `mamba_branch_ref` with it.
+    """
+    backend = resolve_backend_name(scan_backend, x.is_cuda)
+    if backend != "cpu":
+        weights = (conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_proj_bias, A_log, D)
+        return mamba_branch_ref(x, z, *weights, reverse, backend)
+    rank, state = dt_proj_weight.shape[1], A_log.shape[1]
+    xc = conv1d_silu(x, conv_weight, conv_bias, reverse)
+    dt_low, b_t, c_t = F.linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
+    return selective_scan_bld(
+        xc,
+        F.linear(dt_low, dt_proj_weight),
+        -A_log.float().exp(),
+        b_t,
+        c_t,
+        D.float(),
         z,
-        conv_weight,
-        conv_bias,
-        x_proj_weight,
-        dt_proj_weight,
-        dt_proj_bias,
-        A_log,
-        D,
-        reverse,
-        scan_backend,
+        delta_bias=dt_proj_bias.float(),
+        delta_softplus=True,
+        reverse=reverse,
     )

@@ -18,6 +18,15 @@ def discretize_delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: b
     return F.softplus(delta) if delta_softplus else delta
 
 
+def check_shapes(u: Tensor, A: Tensor, B: Tensor, C: Tensor) -> None:
+    """Reject inputs that are not u (B, D, L), A (D, N), B/C (B, N, L) with a readable error."""
+    if u.dim() != 3 or B.dim() != 3 or C.dim() != 3 or A.dim() != 2:
+        raise ValueError(
+            f"selective_scan expects u (B, D, L), A (D, N), B/C (B, N, L); got u {tuple(u.shape)}, "
+            f"A {tuple(A.shape)}, B {tuple(B.shape)}, C {tuple(C.shape)}"
+        )
+
+
 def selective_scan_ref(
     u: Tensor,
     delta: Tensor,
@@ -37,11 +46,7 @@ def selective_scan_ref(
     `reverse=True` runs the recurrence from the last position to the first (the same as flipping
     every sequence input, scanning, and flipping the output back). Returns (B, D, L) in u's dtype.
     """
-    if u.dim() != 3 or B.dim() != 3 or C.dim() != 3 or A.dim() != 2:
-        raise ValueError(
-            f"selective_scan expects u (B, D, L), A (D, N), B/C (B, N, L); got u {tuple(u.shape)}, "
-            f"A {tuple(A.shape)}, B {tuple(B.shape)}, C {tuple(C.shape)}"
-        )
+    check_shapes(u, A, B, C)
     dtype_in = u.dtype
     batch, channels, length = u.shape
     u_f = u.float()

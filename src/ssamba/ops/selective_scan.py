@@ -1,18 +1,26 @@
 """`selective_scan`: one entry point over the available backends, never switching silently.
 
-Backends: "reference" (readable loop), "cuda" (mamba_ssm's kernel, optional `cuda` extra) and
-any registered by other modules (the fused CPU kernel). "auto" picks by device; the environment
-variable `SSAMBA_SCAN_BACKEND` forces one. The backend in use is logged once per choice.
+Backends: "cpu" (fused C++ kernel with a hand-written backward, built on first use), "chunked"
+(overflow-safe pure PyTorch), "reference" (readable loop), "export" (ONNX-exportable scan
+operator), "cuda" (mamba_ssm's kernel, optional `cuda` extra) and any registered with
+`register_backend`. "auto" picks by device: CUDA tensors -> "cuda" if mamba_ssm is installed,
+else "reference" with a warning; CPU tensors -> "cpu" if the kernel builds, else "chunked" with a
+warning that says why. The environment variable `SSAMBA_SCAN_BACKEND` forces a backend (a forced
+"cpu" that cannot be built is an error). Each choice is logged once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 
 from torch import Tensor
 
+from ssamba.ops._extension import ExtensionBuildError, load_extension
+from ssamba.ops.scan_chunked import selective_scan_chunked
+from ssamba.ops.scan_cpu import selective_scan_cpu
 from ssamba.ops.scan_ref import selective_scan_ref
 
 logger = logging.getLogger(__name__)
@@ -20,7 +28,20 @@ logger = logging.getLogger(__name__)
 ScanFn = Callable[..., Tensor]
 ENV_VAR = "SSAMBA_SCAN_BACKEND"
 
-_BACKENDS: dict[str, ScanFn] = {"reference": selective_scan_ref}
+
+def _export_scan(*args, **kwargs) -> Tensor:
+    """The export backend, imported on first use (it pulls in torch's scan operator)."""
+    from ssamba.ops.scan_export import selective_scan_export
+
+    return selective_scan_export(*args, **kwargs)
+
+
+_BACKENDS: dict[str, ScanFn] = {
+    "cpu": selective_scan_cpu,
+    "chunked": selective_scan_chunked,
+    "reference": selective_scan_ref,
+    "export": _export_scan,
+}
 _announced: set[str] = set()
 
 
@@ -47,44 +68,70 @@ def _mamba_ssm_scan() -> ScanFn | None:
 
 
 def _announce(name: str, why: str, warn: bool = False) -> None:
+    """Log the backend choice once; a fallback to a slower backend is a (one-time) warning."""
     key = f"{name}:{why}"
-    if key not in _announced:
-        _announced.add(key)
-        (logger.warning if warn else logger.info)("selective scan backend: %s (%s)", name, why)
+    if key in _announced:
+        return
+    _announced.add(key)
+    if warn:
+        warnings.warn(f"selective scan backend: {name} ({why})", RuntimeWarning, stacklevel=4)
+    else:
+        logger.info("selective scan backend: %s (%s)", name, why)
+
+
+def resolve_backend_name(backend: str, is_cuda: bool) -> str:
+    """The backend `backend` ("auto" or a name) means for CPU/CUDA inputs, honouring `SSAMBA_SCAN_BACKEND`.
+
+    May build the fused CPU kernel (the first time "cpu" is chosen or considered).
+    """
+    forced = os.environ.get(ENV_VAR)
+    if forced:
+        backend = forced.strip()
+    source = f"set by {ENV_VAR}" if forced else "requested"
+    if backend == "cuda":
+        if _mamba_ssm_scan() is None:
+            raise RuntimeError("backend 'cuda' needs mamba_ssm; install it with: pip install 'ssamba[cuda]'")
+        _announce("cuda", source)
+        return "cuda"
+    if backend != "auto":
+        if backend not in _BACKENDS:
+            choices = sorted([*_BACKENDS, "cuda", "auto"])
+            raise ValueError(f"unknown selective scan backend {backend!r}; choose from {choices}")
+        if _BACKENDS[backend] is selective_scan_cpu:
+            try:
+                load_extension()
+            except ExtensionBuildError as exc:
+                raise RuntimeError(f"selective scan backend 'cpu' was {source}, but {exc}") from exc
+        _announce(backend, source)
+        return backend
+    if is_cuda:
+        if _mamba_ssm_scan() is not None:
+            _announce("cuda", "auto: CUDA tensors and mamba_ssm installed")
+            return "cuda"
+        _announce("reference", "auto: CUDA tensors but mamba_ssm is not installed", warn=True)
+        return "reference"
+    try:
+        load_extension()
+    except ExtensionBuildError as exc:
+        _announce(
+            "chunked",
+            f"auto: {exc.summary}; using the slower pure-PyTorch chunked scan instead. Fix the C++ "
+            f"toolchain (a C++17 compiler with OpenMP, and ninja) or set {ENV_VAR}=chunked",
+            warn=True,
+        )
+        return "chunked"
+    _announce("cpu", "auto: CPU tensors, fused kernel")
+    return "cpu"
 
 
 def resolve_backend(backend: str, is_cuda: bool) -> ScanFn:
     """The scan function for `backend` ("auto" or a name), honouring `SSAMBA_SCAN_BACKEND`."""
-    forced = os.environ.get(ENV_VAR)
-    if forced:
-        backend = forced
-    if backend == "cuda":
+    name = resolve_backend_name(backend, is_cuda)
+    if name == "cuda":
         fn = _mamba_ssm_scan()
-        if fn is None:
-            raise RuntimeError("backend 'cuda' needs mamba_ssm; install it with: pip install 'ssamba[cuda]'")
-        _announce("cuda", "requested")
+        assert fn is not None  # checked by resolve_backend_name
         return fn
-    if backend != "auto":
-        if backend not in _BACKENDS:
-            raise ValueError(
-                f"unknown selective scan backend {backend!r}; choose from "
-                f"{sorted([*_BACKENDS, 'cuda', 'auto'])}"
-            )
-        _announce(backend, f"set by {ENV_VAR}" if forced else "requested")
-        return _BACKENDS[backend]
-    if is_cuda:
-        fn = _mamba_ssm_scan()
-        if fn is not None:
-            _announce("cuda", "auto: CUDA tensors and mamba_ssm installed")
-            return fn
-        _announce("reference", "auto: CUDA tensors but mamba_ssm is not installed", warn=True)
-        return selective_scan_ref
-    cpu = _BACKENDS.get("cpu")
-    if cpu is not None:
-        _announce("cpu", "auto: CPU tensors")
-        return cpu
-    _announce("reference", "auto: no fused CPU kernel available", warn=True)
-    return selective_scan_ref
+    return _BACKENDS[name]
 
 
 def selective_scan(

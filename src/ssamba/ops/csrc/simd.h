@@ -1,0 +1,204 @@
+// 16-lane float vectors and the fast transcendental functions the fused kernels need.
+//
+// `vf` is a GCC/Clang generic vector: one AVX-512 register where the compiler targets AVX-512
+// (the extension is built with -march=native on the user's machine), two AVX2 registers or four
+// NEON registers elsewhere. The AVX-512 build uses intrinsics for masked tails and for exp2's
+// scaling step; every other target takes the plain vector code below.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#define SSAMBA_INLINE inline __attribute__((always_inline))
+
+namespace ssamba {
+
+constexpr int kLanes = 16;
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
+
+SSAMBA_INLINE vf splat(float x) { return vf{} + x; }
+
+// How many of a block's 16 lanes hold real channels (the last block of a dimension may be short).
+struct Lanes {
+  int n;
+#if defined(__AVX512F__)
+  __mmask16 mask;
+#endif
+};
+
+SSAMBA_INLINE Lanes lanes(int64_t remaining) {
+  const int n = remaining < kLanes ? static_cast<int>(remaining) : kLanes;
+#if defined(__AVX512F__)
+  return {n, static_cast<__mmask16>((1u << n) - 1u)};
+#else
+  return {n};
+#endif
+}
+
+// Loads the block's lanes; missing lanes read as zero.
+SSAMBA_INLINE vf load(const float* p, Lanes l) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(l.mask, p));
+#else
+  vf v = {};
+  std::memcpy(&v, p, l.n == kLanes ? sizeof(vf) : sizeof(float) * l.n);
+  return v;
+#endif
+}
+
+SSAMBA_INLINE void store(float* p, vf v, Lanes l) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, l.mask, reinterpret_cast<__m512>(v));
+#else
+  std::memcpy(p, &v, l.n == kLanes ? sizeof(vf) : sizeof(float) * l.n);
+#endif
+}
+
+SSAMBA_INLINE vf blend(vi mask, vf yes, vf no) {
+  return reinterpret_cast<vf>((reinterpret_cast<vi>(yes) & mask) | (reinterpret_cast<vi>(no) & ~mask));
+}
+
+SSAMBA_INLINE vf vmax(vf a, vf b) { return blend(a > b, a, b); }
+
+SSAMBA_INLINE float hsum(vf v) {
+  float s = 0.f;
+  for (int i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+
+// Round to the nearest integer (x clamped to [-127, 128] first on the portable path, where the
+// magic-number trick needs strict IEEE evaluation, i.e. no -ffast-math).
+SSAMBA_INLINE vf round_exponent(vf x) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<vf>(
+      _mm512_roundscale_ps(reinterpret_cast<__m512>(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+  const vf lo = splat(-127.f), hi = splat(128.f), magic = splat(12582912.f);  // 1.5 * 2^23
+  x = blend(x < lo, lo, x);
+  x = blend(x > hi, hi, x);
+  return (x + magic) - magic;
+#endif
+}
+
+// 2^n * 2^f for n = round_exponent(...) and |f| <= ~1/2: 2^f from a degree-6 polynomial (a
+// near-minimax fit on [-1/2, 1/2], about 1e-7 relative error) and 2^n put into the exponent
+// (0 for n = -127, inf for n = 128 on the portable path; AVX-512 scalef also gives subnormals).
+SSAMBA_INLINE vf pow2_parts(vf n, vf f) {
+  vf p = splat(1.53533620e-4f);
+  p = p * f + 1.33988750e-3f;
+  p = p * f + 9.61843692e-3f;
+  p = p * f + 5.55033237e-2f;
+  p = p * f + 2.40226477e-1f;
+  p = p * f + 6.93147182e-1f;
+  p = p * f + 1.f;
+#if defined(__AVX512F__)
+  return reinterpret_cast<vf>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
+#else
+  const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
+  return p * reinterpret_cast<vf>(bits);
+#endif
+}
+
+// 2^x: underflows to 0, overflows to inf, propagates NaN. The scan's decays use it with A
+// pre-scaled by log2(e), saving a multiply per state.
+SSAMBA_INLINE vf vexp2(vf x) {
+  const vf n = round_exponent(x);
+  return pow2_parts(n, x - n);
+}
+
+// e^x with about 1e-7 relative error over the whole range: x = n ln2 + r with ln 2 split in a
+// high part (exact products with n) and a low part, so r is accurate even for large |x|.
+SSAMBA_INLINE vf vexp(vf x) {
+  const vf n = round_exponent(x * kLog2e);
+  const vf r = (x - n * 0.693145751953125f) - n * 1.42860682e-6f;
+  const vf e = pow2_parts(n, r * kLog2e);
+#if defined(__AVX512F__)
+  return e;
+#else
+  return blend(x < -103.f, splat(0.f), blend(x > 88.8f, splat(__builtin_inff()), e));
+#endif
+}
+
+// log(1 + e) for e in [0, 1]. Below sqrt(2) - 1 the polynomial takes e itself (exact); above it,
+// log(1 + e) = ln 2 + log1p((e - 1) / 2). Either way f lies in [-0.293, 0.415] and
+// log1p(f) = f - f^2/2 + f^3 Q(f) with Q a degree-7 near-minimax fit (about 1.3e-7 relative).
+SSAMBA_INLINE vf log1p_unit(vf e) {
+  const vi upper = e > 0.414213562f;
+  const vf f = blend(upper, (e - 1.f) * 0.5f, e);
+  vf q = splat(-7.63449743e-2f);
+  q = q * f + 1.27615824e-1f;
+  q = q * f - 1.31601840e-1f;
+  q = q * f + 1.42017573e-1f;
+  q = q * f - 1.66233569e-1f;
+  q = q * f + 2.00012267e-1f;
+  q = q * f - 2.50008196e-1f;
+  q = q * f + 3.33333313e-1f;
+  const vf f2 = f * f;
+  const vf log1p_f = f - 0.5f * f2 + f2 * f * q;
+  return blend(upper, log1p_f + kLn2, log1p_f);
+}
+
+SSAMBA_INLINE vf sigmoid(vf x) { return 1.f / (1.f + vexp(-x)); }
+
+SSAMBA_INLINE vf silu(vf x) { return x * sigmoid(x); }
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)) (equal to PyTorch's thresholded softplus in float32)
+// and its derivative sigmoid(x), sharing one exp.
+SSAMBA_INLINE vf softplus(vf x, vf* slope) {
+  const vf ax = blend(x < 0.f, -x, x);
+  const vf e = vexp(-ax);
+  const vf inv = 1.f / (1.f + e);
+  *slope = blend(x < 0.f, e * inv, inv);
+  return vmax(x, splat(0.f)) + log1p_unit(e);
+}
+
+// Lane sums of 16 vectors: result[i] = sum of v[i]'s lanes. Four rounds of pairwise folds
+// (two shuffles and an add each) instead of sixteen separate horizontal reductions.
+namespace fold_detail {
+
+// Fold of p and q, each holding `slots` partial sums `width` lanes wide: output lane j takes
+// (lo) or (hi) half of slot j / (width/2) of the concatenation (p, q).
+constexpr int index(int width, int j, bool hi) {
+  const int half = width / 2, slots = kLanes / width, k = j / half;
+  const int base = (k < slots ? 0 : kLanes) + (k % slots) * width;
+  return base + (hi ? half : 0) + j % half;
+}
+
+template <int W, int... J>
+SSAMBA_INLINE vf fold_impl(vf p, vf q) {
+#if defined(__clang__)
+  return __builtin_shufflevector(p, q, index(W, J, false)...) + __builtin_shufflevector(p, q, index(W, J, true)...);
+#else
+  return __builtin_shuffle(p, q, vi{index(W, J, false)...}) + __builtin_shuffle(p, q, vi{index(W, J, true)...});
+#endif
+}
+
+template <int W>
+SSAMBA_INLINE vf fold(vf p, vf q) {
+  return fold_impl<W, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15>(p, q);
+}
+
+}  // namespace fold_detail
+
+// First round for vectors 2i and 2i + 1 (callers fold pairs as soon as they have them, which keeps
+// fewer vectors live).
+SSAMBA_INLINE vf fold_pair(vf even, vf odd) { return fold_detail::fold<16>(even, odd); }
+
+// Remaining rounds: pairs[i] = fold_pair(v[2i], v[2i + 1]) for i < 8 -> the 16 lane sums.
+SSAMBA_INLINE vf lane_sums_of_pairs(const vf* pairs) {
+  using fold_detail::fold;
+  vf b[4], c[2];
+  for (int i = 0; i < 4; ++i) b[i] = fold<8>(pairs[2 * i], pairs[2 * i + 1]);
+  for (int i = 0; i < 2; ++i) c[i] = fold<4>(b[2 * i], b[2 * i + 1]);
+  return fold<2>(c[0], c[1]);
+}
+
+}  // namespace ssamba

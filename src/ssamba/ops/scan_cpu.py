@@ -1,0 +1,132 @@
+"""Fused CPU kernels with hand-written backward passes: the selective scan and conv + SiLU.
+
+The kernels (C++ in `csrc/`, built on first use by `_extension.load_extension`) work in
+token-major layout, (batch, length, channels), which is what the Mamba mixer already holds, so
+its hot path needs no transposes. `selective_scan_cpu` adapts mamba_ssm's (batch, channels,
+length) layout for the `selective_scan` dispatcher. Everything runs in float32; outputs come back
+in the dtype of the main input, like the reference.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+from ssamba.ops._extension import load_extension
+
+CHUNK = 64
+"""Positions between the states the forward keeps for the backward (memory vs recompute)."""
+
+
+def _kernel_input(t: Tensor | None) -> Tensor | None:
+    """float32 with a contiguous last dimension (other strides are passed to the kernels)."""
+    if t is None:
+        return None
+    if t.device.type != "cpu":
+        raise ValueError(f"the fused CPU kernels need CPU tensors, got one on {t.device}")
+    t = t.float()
+    return t if t.stride(-1) == 1 or t.shape[-1] == 1 else t.contiguous()
+
+
+class _ScanFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, u, delta, A, B, C, D, z, delta_bias, softplus: bool, reverse: bool):
+        ops = load_extension()
+        keep = any(ctx.needs_input_grad)
+        out, checkpoints = ops.scan_fwd(
+            u, delta, A, B, C, D, z, delta_bias, softplus, reverse, CHUNK if keep else 0
+        )
+        if keep:
+            ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, checkpoints)
+        ctx.options = (softplus, reverse)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_out: Tensor):
+        u, delta, A, B, C, D, z, delta_bias, checkpoints = ctx.saved_tensors
+        grads = load_extension().scan_bwd(
+            u, delta, A, B, C, D, z, delta_bias, *ctx.options, checkpoints, CHUNK, grad_out.contiguous()
+        )
+        return (*grads, None, None)
+
+
+def selective_scan_bld(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    reverse: bool = False,
+) -> Tensor:
+    """Fused selective scan in token-major layout: u, delta, z (B, L, D); B, C (B, L, N).
+
+    A (D, N); D, delta_bias (D,). Same math as `selective_scan_ref` (with every sequence
+    transposed); returns (B, L, D) in u's dtype.
+    """
+    args = [_kernel_input(t) for t in (u, delta, A, B, C, D, z, delta_bias)]
+    args[2] = args[2].contiguous()  # A is gathered per channel block
+    for i in (5, 7):  # D and delta_bias are loaded as vectors
+        args[i] = None if args[i] is None else args[i].contiguous()
+    return _ScanFn.apply(*args, delta_softplus, reverse).to(u.dtype)
+
+
+def selective_scan_cpu(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    reverse: bool = False,
+) -> Tensor:
+    """`selective_scan_ref`'s interface ((B, D, L) sequences) on the fused kernel, via transposes."""
+
+    def tokens_major(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.transpose(1, 2)
+
+    out = selective_scan_bld(
+        tokens_major(u),
+        tokens_major(delta),
+        A,
+        tokens_major(B),
+        tokens_major(C),
+        D,
+        tokens_major(z),
+        delta_bias,
+        delta_softplus,
+        reverse,
+    )
+    return out.transpose(1, 2)
+
+
+class _ConvSiluFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x, weight, bias, reverse: bool):
+        ctx.save_for_backward(x, weight, bias)
+        ctx.reverse = reverse
+        return load_extension().conv_silu_fwd(x, weight, bias, reverse)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_out: Tensor):
+        x, weight, bias = ctx.saved_tensors
+        grads = load_extension().conv_silu_bwd(x, weight, bias, ctx.reverse, grad_out.contiguous())
+        return (*grads, None)
+
+
+def conv1d_silu(x: Tensor, weight: Tensor, bias: Tensor | None, reverse: bool = False) -> Tensor:
+    """Fused `silu(causal_conv1d_ref(x))` in token-major layout: x (B, L, E), weight (E, K).
+
+    `reverse=True` is the anti-causal convolution. Returns (B, L, E) in x's dtype.
+    """
+    bias = None if bias is None else _kernel_input(bias).contiguous()
+    return _ConvSiluFn.apply(_kernel_input(x), _kernel_input(weight), bias, reverse).to(x.dtype)
