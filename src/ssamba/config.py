@@ -87,7 +87,8 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     bad_keys = [k for k in data if not isinstance(k, str)]
     if bad_keys:
         raise ConfigError(
-            f"{cls.__name__}: keys must be strings, got {bad_keys[0]!r}; valid keys: {', '.join(sorted(fields))}"
+            f"{cls.__name__}: keys must be strings, got {bad_keys[0]!r}; "
+            f"valid keys: {', '.join(sorted(fields))}"
         )
     unknown = sorted(set(data) - set(fields))
     if unknown:

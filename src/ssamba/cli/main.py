@@ -18,6 +18,10 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("ssamba.cli.embed", "register"),
     ("ssamba.cli.export", "register"),
     ("ssamba.cli.bench", "register"),
+    ("ssamba.cli.finetune", "register"),
+    ("ssamba.cli.evaluate", "register"),
+    ("ssamba.cli.predict", "register"),
+    ("ssamba.cli.quickstart", "register"),
 ]
 
 

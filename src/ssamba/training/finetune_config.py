@@ -1,0 +1,126 @@
+"""`FinetuneConfig`: supervised fine-tuning / linear probing of a classifier (spec 3.1).
+
+Loaded with `ssamba.config.load_config(FinetuneConfig, path, overrides)`; unknown keys are rejected.
+Lists of split values are YAML lists (e.g. `train_split: [train]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ssamba.data.augment import AugmentConfig
+from ssamba.errors import ConfigError
+from ssamba.training.config import OptimConfig
+
+
+@dataclass(frozen=True)
+class FinetuneData:
+    """One manifest whose field `split_key` selects the train / validation / test clips.
+
+    `valid_split` empty: no model selection (the last epoch, or the weight average, is final);
+    `label_key` "label" uses the manifest labels, any other field (e.g. "speaker") becomes the label;
+    `label_map` (labels JSON or `class_labels_indices.csv`) fixes the classes, else the sorted
+    labels of the training split.
+    """
+
+    manifest: str
+    split_key: str = "split"
+    train_split: tuple[str, ...] = ("train",)
+    valid_split: tuple[str, ...] = ()
+    test_split: tuple[str, ...] = ("test",)
+    label_key: str = "label"
+    label_map: str | None = None
+    feature_preset: str = "audioset"
+    features: dict[str, Any] = field(default_factory=dict)
+
+    def feature_config(self):
+        """The `FeatureConfig` of this data section."""
+        from ssamba.features import feature_preset
+
+        return feature_preset(self.feature_preset, **self.features)
+
+
+@dataclass(frozen=True)
+class FinetuneSchedule:
+    """Per-step lr factor: official staircase warm-up, then MultiStepLR per epoch or cosine per step.
+
+    MultiStepLR (official): the lr of epoch e (from 1) is
+    `gamma ** #{m in range(start, 1000, step): m <= e-1}`.
+    """
+
+    kind: Literal["multistep", "cosine", "constant"] = "multistep"
+    warmup_steps: int = 0
+    warmup_interval: int = 50
+    start: int = 10
+    step: int = 5
+    gamma: float = 0.5
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.warmup_steps < 0 or self.warmup_interval < 1 or self.start < 0 or self.step < 1:
+            raise ConfigError("schedule: warmup_steps/start must be >= 0, warmup_interval/step >= 1")
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"schedule.gamma must be in (0, 1], got {self.gamma}")
+
+
+@dataclass(frozen=True)
+class FinetuneLoop:
+    """Epochs and batches; `log_every` in steps. Validation and checkpoints happen once per epoch."""
+
+    epochs: int = 10
+    batch_size: int = 12
+    eval_batch_size: int | None = None
+    seed: int = 0
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: str = "auto"
+    num_workers: int = 0
+    log_every: int = 10
+    progress: bool = True
+    tensorboard: bool = False
+    plot: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.log_every < 1:
+            raise ConfigError("train.epochs, train.batch_size and train.log_every must be >= 1")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """A full fine-tuning (`mode: full`) or linear-probe (`mode: linear`, frozen encoder) run.
+
+    `init`: "scratch", an official `.pth`, or a folder written by `save_pretrained` (pretraining or
+    fine-tuned). `model` names the architecture for "scratch"; `model_overrides` sets geometry
+    (patch_stride, depth, drop_path_rate, ...). `wa_epochs` [first, last] averages the weights of
+    those epochs (inclusive, from 1) after training. `loss` "bce" is the multi-label (and official
+    AudioSet / Speech Commands) choice.
+    """
+
+    data: FinetuneData
+    model: str = "ssamba_tiny"
+    init: str = "scratch"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    mode: Literal["full", "linear"] = "full"
+    pooling: Literal["mean", "cls", "both"] = "mean"
+    loss: Literal["ce", "bce"] = "ce"
+    label_smoothing: float = 0.0
+    head_lr: float = 1.0
+    metric: Literal["acc", "mAP"] = "acc"
+    wa_epochs: tuple[int, int] | None = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: FinetuneSchedule = field(default_factory=FinetuneSchedule)
+    train: FinetuneLoop = field(default_factory=FinetuneLoop)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not self.head_lr > 0:
+            raise ConfigError(f"head_lr must be positive, got {self.head_lr}")
+        if self.wa_epochs is not None:
+            first, last = self.wa_epochs
+            if not 1 <= first <= last <= self.train.epochs:
+                raise ConfigError(
+                    f"wa_epochs {list(self.wa_epochs)} must satisfy 1 <= first <= last <= "
+                    f"train.epochs ({self.train.epochs})"
+                )

@@ -1,0 +1,65 @@
+"""The quickstart: FSDD splits, the download error, and an end-to-end smoke run (slow)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from ssamba.cli.main import main
+from ssamba.data import read_manifest
+from ssamba.errors import ConfigError, SsambaError
+from ssamba.quickstart import fsdd_recordings, write_manifests
+
+
+def test_manifests_hold_the_official_test_split_and_few_labels(fsdd_dir: Path, tmp_path: Path) -> None:
+    pretrain, splits = write_manifests(fsdd_dir / "recordings", tmp_path, labels_per_class=5)
+    counts = read_manifest(splits).counts("split")
+    assert counts == {"labelled": 300, "test": 300, "train": 2400}
+    labelled = read_manifest(splits).select("split", "labelled")
+    assert {e.extra["take"] for e in labelled} == {5, 6, 7, 8, 9}
+    assert len(labelled.label_names()) == 10 and len(labelled.counts("speaker")) == 6
+    unlabelled = read_manifest(pretrain, require_labels=False)
+    assert len(unlabelled) == 2700 and all(e.extra["take"] >= 5 for e in unlabelled)
+    _, one = write_manifests(fsdd_dir / "recordings", tmp_path / "one", labels_per_class=1)
+    assert read_manifest(one).counts("split")["labelled"] == 60
+    with pytest.raises(ConfigError):
+        write_manifests(fsdd_dir / "recordings", tmp_path, labels_per_class=46)
+
+
+def test_missing_network_asks_for_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    with pytest.raises(SsambaError, match="--data"):
+        fsdd_recordings(None, tmp_path)
+    with pytest.raises(SsambaError, match="no FSDD recordings"):
+        fsdd_recordings(tmp_path, tmp_path)
+
+
+@pytest.mark.slow
+def test_quickstart_smoke(fsdd_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = [
+        "quickstart",
+        "--data",
+        str(fsdd_dir),
+        "--out",
+        str(tmp_path),
+        "--model",
+        "ssast_tiny",
+        "--depth",
+        "1",
+        "--steps-scale",
+        "0.01",
+        "--task",
+        "speakers",
+    ]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    for name in ("pretrained", "scratch"):
+        assert 0.0 <= results[name]["accuracy"] <= 1.0 and results[name]["test_clips"] == 300
+    assert results["minutes"] > 0 and (tmp_path / "accuracy.png").is_file()
+    assert "pretrained" in capsys.readouterr().out

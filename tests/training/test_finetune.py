@@ -1,0 +1,187 @@
+"""Fine-tuning: official MultiStepLR arithmetic, weight averaging, initialisation, a tiny run on FSDD."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from ssamba.config import load_config
+from ssamba.errors import CheckpointError, ConfigError
+from ssamba.models import AudioClassifier, create_model
+from ssamba.training.finetune import (
+    EpochSchedule,
+    average_state_dicts,
+    build_optimizer,
+    load_classifier,
+    run_finetune,
+)
+from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
+from ssamba.training.init import init_classifier_from
+
+FEATURES = {"target_length": 48, "mean": -3.0, "std": 5.0}
+
+
+@pytest.mark.parametrize(("start", "step", "gamma"), [(10, 5, 0.5), (6, 1, 0.85), (5, 1, 0.85), (2, 3, 0.75)])
+def test_multistep_matches_torch_scheduler_stepped_per_epoch(start: int, step: int, gamma: float) -> None:
+    steps_per_epoch, epochs = 3, 25
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1e-3)
+    torch_schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(range(start, 1000, step)), gamma)
+    ours = EpochSchedule(FinetuneSchedule(start=start, step=step, gamma=gamma), 1e-3, steps_per_epoch, 75)
+    for epoch in range(1, epochs + 1):
+        for step_in_epoch in range(steps_per_epoch):
+            global_step = (epoch - 1) * steps_per_epoch + step_in_epoch
+            assert ours.lr_at(global_step) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-12)
+        optimizer.step()
+        torch_schedule.step()
+
+
+def test_warmup_staircase_and_head_lr_multiplier() -> None:
+    model = create_model("ssast_tiny", 3, depth=1, input_tdim=48, patch_stride=(16, 16))
+    config = load_config(FinetuneConfig, None, ["data.manifest=x.jsonl", "head_lr=3", "optim.lr=0.001"])
+    optimizer = build_optimizer(model, config)
+    schedule = EpochSchedule(FinetuneSchedule(warmup_steps=100, warmup_interval=50), 1e-3, 10, 1000)
+    assert schedule.apply(optimizer, 49) == 0.0
+    assert schedule.apply(optimizer, 60) == pytest.approx(5e-4)
+    head_params = {id(p) for p in model.head.parameters()}
+    for group in optimizer.param_groups:
+        is_head = all(id(p) in head_params for p in group["params"])
+        assert group["lr"] == pytest.approx(5e-4 * (3.0 if is_head else 1.0))
+    assert isinstance(optimizer, torch.optim.Adam)
+
+
+def test_average_state_dicts_is_the_uniform_mean(tmp_path: Path) -> None:
+    states = [{"w": torch.randn(3, 4), "n": torch.tensor([i])} for i in range(3)]
+    paths = []
+    for i, state in enumerate(states):
+        paths.append(tmp_path / f"{i}.safetensors")
+        save_file(state, str(paths[-1]))
+    averaged = average_state_dicts(paths)
+    assert torch.allclose(averaged["w"], (states[0]["w"] + states[1]["w"] + states[2]["w"]) / 3, atol=1e-7)
+    assert averaged["n"].item() == 2
+
+
+def test_init_from_pretraining_folder_copies_the_encoder(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    pre = create_model("ssast_tiny", task="pretrain", depth=2, input_tdim=48)
+    pre.save_pretrained(tmp_path / "pre")
+    same_grid = init_classifier_from(
+        str(tmp_path / "pre"), "ssast_tiny", 5, input_tdim=48, overrides={"patch_stride": (16, 16)}
+    )
+    for key, value in pre.encoder.state_dict().items():
+        assert torch.equal(same_grid.encoder.state_dict()[key], value), key
+    finer = init_classifier_from(str(tmp_path / "pre"), "ssast_tiny", 5, input_tdim=48, pooling="both")
+    assert finer.encoder.grid == (12, 4) and finer.num_features == 2 * 192
+    assert torch.equal(finer.encoder.blocks[1].mlp.fc1.weight, pre.encoder.blocks[1].mlp.fc1.weight)
+    with pytest.raises(CheckpointError):
+        init_classifier_from(str(tmp_path / "missing"), "ssast_tiny", 5, input_tdim=48)
+
+
+def test_wa_range_is_validated() -> None:
+    with pytest.raises(ConfigError, match="wa_epochs"):
+        load_config(FinetuneConfig, None, ["data.manifest=x", "wa_epochs=[2, 5]", "train.epochs=3"])
+
+
+@pytest.fixture(scope="module")
+def split_manifest(fsdd_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 train clips (digits 0-2), 6 test clips, from four speakers' recordings."""
+    rows = []
+    for digit in range(3):
+        for take, split in ((5, "train"), (6, "train"), (7, "train"), (8, "train"), (0, "test"), (1, "test")):
+            wav = fsdd_dir / "recordings" / f"{digit}_jackson_{take}.wav"
+            rows.append({"audio": str(wav), "label": str(digit), "speaker": "jackson", "split": split})
+    path = tmp_path_factory.mktemp("ft") / "fsdd_small.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def tiny_finetune_recipe(manifest: Path, **changes) -> dict:
+    recipe = {
+        "model": "ssast_tiny",
+        "model_overrides": {"depth": 1, "patch_stride": [16, 16]},
+        "data": {"manifest": str(manifest), "features": FEATURES, "test_split": ["test"]},
+        "augment": {"freqm": 8, "timem": 8},
+        "optim": {"lr": 1e-3},
+        "schedule": {"kind": "multistep", "start": 1, "step": 1, "gamma": 0.5},
+        "train": {"epochs": 2, "batch_size": 6, "progress": False, "plot": False},
+        **changes,
+    }
+    return recipe
+
+
+def test_tiny_finetune_run_with_weight_average(split_manifest: Path, tmp_path: Path) -> None:
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(tiny_finetune_recipe(split_manifest, wa_epochs=[1, 2])))
+    config = load_config(FinetuneConfig, path)
+    summary = run_finetune(config, tmp_path / "run")
+    assert summary["selection"] == "weight_average_epochs_1_2" and summary["train_clips"] == 12
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["num_clips"] == 6
+    epochs = [tmp_path / "run" / "epochs" / f"epoch_{e:03d}.safetensors" for e in (1, 2)]
+    model, features, labels = load_classifier(tmp_path / "run" / "final")
+    expected = average_state_dicts(epochs)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
+    assert labels.labels == ("0", "1", "2") and features.target_length == 48
+    metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert sum(map(sum, metrics["confusion"])) == 6
+
+
+def test_linear_probe_keeps_the_encoder(split_manifest: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = create_model("ssast_tiny", 0, depth=1, input_tdim=48, patch_stride=(16, 16))
+    source.save_pretrained(tmp_path / "features_only")
+    recipe = tiny_finetune_recipe(
+        split_manifest,
+        mode="linear",
+        init=str(tmp_path / "features_only"),
+        data={
+            "manifest": str(split_manifest),
+            "features": FEATURES,
+            "valid_split": ["test"],
+        },
+    )
+    config = load_config(FinetuneConfig, None, [f"{k}={json.dumps(v)}" for k, v in recipe.items()])
+    summary = run_finetune(config, tmp_path / "probe")
+    model, _, _ = load_classifier(tmp_path / "probe" / "final")
+    assert isinstance(model, AudioClassifier) and summary["selection"] == "linear_probe"
+    for key, value in source.encoder.state_dict().items():
+        assert torch.equal(model.encoder.state_dict()[key], value), key
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_finetune_matches_uninterrupted(split_manifest: Path, tmp_path: Path, cli) -> None:
+    recipe = tiny_finetune_recipe(split_manifest, wa_epochs=[1, 2])
+    recipe["augment"]["noise"] = True
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    args = ["finetune", "--config", str(path), "--out"]
+    assert cli(*args, str(tmp_path / "ref")).returncode == 0
+    killed = cli(*args, str(tmp_path / "run"), env={"SSAMBA_FAULT": "checkpoint_done@2"})
+    assert killed.returncode != 0 and not (tmp_path / "run" / "final").exists()
+    resumed = cli(*args, str(tmp_path / "run"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    reference, _, _ = load_classifier(tmp_path / "ref" / "final")
+    model, _, _ = load_classifier(tmp_path / "run" / "final")
+    for key, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_init_from_official_checkpoints(shared_dir: Path) -> None:
+    official = shared_dir / "fixtures" / "official"
+    pre = init_classifier_from(str(official / "ssast_official_pretrain.pth"), "ssast_tiny", 4, input_tdim=128)
+    assert pre.num_classes == 4 and pre.encoder.grid == (12, 12)
+    tuned = init_classifier_from(
+        str(official / "ssast_official_finetuned.pth"),
+        "ssast_tiny",
+        7,
+        input_tdim=128,
+        overrides={"drop_path_rate": 0.2},
+    )
+    assert tuned.num_classes == 7 and tuned.config.drop_path_rate == 0.2
+    reference = torch.load(official / "ssast_official_finetuned.pth", map_location="cpu", weights_only=True)
+    block = next(k for k in reference if k.endswith("blocks.0.attn.qkv.weight"))
+    assert torch.equal(tuned.encoder.blocks[0].attn.qkv.weight, reference[block])
