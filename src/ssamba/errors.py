@@ -23,6 +23,10 @@ class CheckpointError(SsambaError, ValueError):
     """A checkpoint cannot be loaded: wrong family, missing/unexpected keys, wrong shapes, unsafe content."""
 
 
+class TrainingError(SsambaError, RuntimeError):
+    """Training cannot go on (e.g. too many consecutive steps with non-finite loss or gradients)."""
+
+
 class MissingExtraError(SsambaError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 

@@ -79,9 +79,19 @@ class LoopConfig:
     progress: bool = True
     tensorboard: bool = True
     plot: bool = True
+    max_bad_steps: int = 5
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "grad_accum", "max_steps", "log_every", "val_every", "ckpt_every"):
+        keys = (
+            "batch_size",
+            "grad_accum",
+            "max_steps",
+            "log_every",
+            "val_every",
+            "ckpt_every",
+            "max_bad_steps",
+        )
+        for key in keys:
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
         if self.num_workers < 0:
@@ -154,6 +164,7 @@ class PretrainConfig:
 # Keys that may change when a run is resumed (everything else must match the checkpoint).
 RESUMABLE_CHANGES = (
     "train.max_steps",
+    "train.max_bad_steps",
     "train.num_workers",
     "train.log_every",
     "train.val_every",

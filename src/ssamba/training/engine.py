@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ssamba.config import to_dict
-from ssamba.errors import CheckpointError, ConfigError
+from ssamba.errors import CheckpointError, ConfigError, TrainingError
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream
 from ssamba.training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, weights_digest
@@ -129,6 +129,7 @@ class Trainer:
         autocast_context(loop.precision, ctx.device)  # rejects fp16 on CPU before any work
         self.autocast = lambda: autocast_context(loop.precision, ctx.device)
         self.step = 0
+        self.bad_steps = 0  # consecutive optimizer steps skipped for non-finite loss or gradients
         self.best_metric: float | None = None
         self.config_dict = to_dict(task.config)
         self.tracker = RunTracker(self.out_dir, enabled=ctx.is_main, tensorboard=loop.tensorboard)
@@ -204,6 +205,33 @@ class Trainer:
             for key, value in outputs.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach()) / accum
 
+    def _grads_finite(self) -> bool:
+        """True when every gradient is finite on every rank (fp16 leaves this to the GradScaler)."""
+        if self.scaler.is_enabled():
+            return True
+        finite = all(
+            bool(torch.isfinite(p.grad).all()) for p in self.model.parameters() if p.grad is not None
+        )
+        return not distributed.any_rank(not finite, self.ctx.device)
+
+    def _skip_bad_step(self) -> None:
+        """Drop this step's gradients; stop with a clear error after `max_bad_steps` in a row."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.bad_steps += 1
+        step = self.step + 1
+        logger.warning(
+            "step %d: non-finite loss or gradients, optimizer step skipped (%d in a row)",
+            step,
+            self.bad_steps,
+        )
+        self.tracker.log("event", step, event="skipped_nonfinite_step", consecutive=self.bad_steps)
+        if self.bad_steps >= self.loop.max_bad_steps:
+            raise TrainingError(
+                f"{self.bad_steps} consecutive steps had non-finite loss or gradients (last at step {step}); "
+                f"the weights were not updated by them. The last good checkpoint is {self.ckpt_dir / LAST}: "
+                "lower optim.lr or set optim.grad_clip and start again, or --resume to retry from it"
+            )
+
     def _optimizer_step(self) -> float | None:
         grad_norm = None
         if self.grad_clip is not None:
@@ -267,7 +295,12 @@ class Trainer:
                 lr = self.schedule.apply(self.optimizer, self.step)
                 self.optimizer.zero_grad(set_to_none=True)
                 self._micro_steps(wrapped, batches, totals)
-                grad_norm = self._optimizer_step()
+                grad_norm = None
+                if self._grads_finite():
+                    grad_norm = self._optimizer_step()
+                    self.bad_steps = 0
+                else:
+                    self._skip_bad_step()
                 if grad_norm is not None:
                     totals["grad_norm"] = totals.get("grad_norm", 0.0) + grad_norm
                 self.step += 1
