@@ -204,6 +204,8 @@ def markdown(result: dict) -> str:
         "Times: median of the repeats after one warm-up, milliseconds, float32. Part 1: one direction of one "
         f"tiny layer, batch 1, D = {CHANNELS}, N = {STATES}; the fused kernel is called in token-major "
         "layout as the mixer does. Part 2: `mamba_branch` (one direction), batch 8, L = 512, E = 384.",
+        "Multi-threaded rows of the small-op PyTorch code (reference loop, reference branch) suffer most "
+        "when other processes share the cores: compare the load averages.",
         "",
         "| threads | part | case | L | forward ms | forward+backward ms | note |",
         "|---:|---|---|---:|---:|---:|---|",

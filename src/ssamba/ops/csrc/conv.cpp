@@ -3,8 +3,9 @@
 // One work item is a strip of 16 channels of one sequence, walked in scan order p (time p, or
 // L - 1 - p for the anti-causal `reverse` direction, which mirrors the causal one):
 //   pre[p] = bias + sum_k w[k] x[p - K + 1 + k],  out[p] = silu(pre[p]).
-// The backward recomputes pre, keeps the last K gradients of pre in a ring buffer and emits
-// grad_x[p - K + 1] = sum_k w[k] grad_pre[p - k] once they are all known.
+// Inputs and (in the backward) gradients of pre slide through K-vector windows: the backward
+// recomputes pre and emits grad_x[p - K + 1] = sum_k w[k] grad_pre[p - k] once they are all known.
+// The usual width K = 4 is compiled with the windows in registers.
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
@@ -13,6 +14,8 @@
 
 namespace ssamba {
 namespace {
+
+constexpr int kWidth = 4;  // Mamba's d_conv, compiled with the windows in registers
 
 struct Conv {
   const float* x;
@@ -25,21 +28,68 @@ struct Conv {
   const float* x_at(int64_t b, int64_t p, int64_t e0) const { return x + b * sb + time(p) * sl + e0; }
 };
 
-// pre-activation at scan position p; xs[k] receives the input tap k multiplies (zero before 0).
-vf preact(const Conv& c, int64_t b, int64_t p, int64_t e0, Lanes ln, vf bias, const vf* w, vf* xs) {
+// Taps of one strip of channels: w[k] for lanes e0.. (zero past the last channel).
+template <int KW>
+Vecs<KW> taps(const Conv& c, int64_t e0, Lanes ln) {
+  Vecs<KW> w(static_cast<int>(c.width));
+  for (int k = 0; k < w.size(); ++k) w[k] = load(c.w + k * c.dim + e0, ln);
+  return w;
+}
+
+// bias + sum_k w[k] win[k]
+template <int KW>
+SSAMBA_INLINE vf preact(Vecs<KW>& w, Vecs<KW>& win, vf bias) {
   vf acc = bias;
-  for (int64_t k = 0; k < c.width; ++k) {
-    const int64_t q = p - c.width + 1 + k;
-    xs[k] = q >= 0 ? load(c.x_at(b, q, e0), ln) : vf{};
-    acc += w[k] * xs[k];
-  }
+#pragma GCC unroll 16
+  for (int k = 0; k < w.size(); ++k) acc += w[k] * win[k];
   return acc;
 }
 
-std::vector<vf> taps(const Conv& c, int64_t e0, Lanes ln) {
-  std::vector<vf> w(c.width);
-  for (int64_t k = 0; k < c.width; ++k) w[k] = load(c.w + k * c.dim + e0, ln);
-  return w;
+template <int KW>
+void fwd_strip(const Conv& c, int64_t b, int64_t e0, float* out) {
+  const Lanes ln = lanes(c.dim - e0);
+  Vecs<KW> w = taps<KW>(c, e0, ln), win(w.size());  // win[k] = x[p - K + 1 + k]
+  const vf bias = c.bias ? load(c.bias + e0, ln) : vf{};
+  for (int64_t p = 0; p < c.len; ++p) {
+    win.shift_in(load(c.x_at(b, p, e0), ln));
+    store(out + (b * c.len + c.time(p)) * c.dim + e0, silu(preact(w, win, bias)), ln);
+  }
+}
+
+// Per-sequence partial sums of the weight and bias gradients: (batch, width, dim), (batch, dim).
+struct ConvGrads {
+  const float* gout;  // (batch, len, dim)
+  float *gx, *gw, *gb;
+};
+
+template <int KW>
+void bwd_strip(const Conv& c, const ConvGrads& g, int64_t b, int64_t e0) {
+  const Lanes ln = lanes(c.dim - e0);
+  const int K = static_cast<int>(c.width);
+  Vecs<KW> w = taps<KW>(c, e0, ln), win(K), gwin(K), gw(K);  // gwin[k] = grad_pre[p - K + 1 + k]
+  const vf bias = c.bias ? load(c.bias + e0, ln) : vf{};
+  vf gb = {};
+  for (int64_t p = 0; p < c.len + K - 1; ++p) {
+    vf gpre = {};
+    if (p < c.len) {
+      win.shift_in(load(c.x_at(b, p, e0), ln));
+      const vf pre = preact(w, win, bias), sig = sigmoid(pre);
+      gpre = load(g.gout + (b * c.len + c.time(p)) * c.dim + e0, ln) * sig * (1.f + pre * (1.f - sig));
+      gb += gpre;
+#pragma GCC unroll 16
+      for (int k = 0; k < K; ++k) gw[k] += gpre * win[k];
+    }
+    gwin.shift_in(gpre);
+    const int64_t q = p - K + 1;  // every position that reads x[q] is now done
+    if (q >= 0) {
+      vf acc = {};
+#pragma GCC unroll 16
+      for (int k = 0; k < K; ++k) acc += w[k] * gwin[K - 1 - k];
+      store(g.gx + (b * c.len + c.time(q)) * c.dim + e0, acc, ln);
+    }
+  }
+  for (int k = 0; k < K; ++k) store(g.gw + (b * K + k) * c.dim + e0, gw[k], ln);
+  store(g.gb + b * c.dim + e0, gb, ln);
 }
 
 Conv make_conv(const at::Tensor& x, const at::Tensor& wt, const OptTensor& bias, bool reverse) {
@@ -68,15 +118,12 @@ at::Tensor conv_silu_fwd(const at::Tensor& x, const at::Tensor& weight, const Op
   float* o = out.data_ptr<float>();
   const int64_t nb = (c.dim + kLanes - 1) / kLanes;
   at::parallel_for(0, c.batch * nb, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<vf> xs(c.width);
     for (int64_t i = lo; i < hi; ++i) {
       const int64_t b = i / nb, e0 = (i % nb) * kLanes;
-      const Lanes ln = lanes(c.dim - e0);
-      const std::vector<vf> w = taps(c, e0, ln);
-      const vf bias_v = c.bias ? load(c.bias + e0, ln) : vf{};
-      for (int64_t p = 0; p < c.len; ++p)
-        store(o + (b * c.len + c.time(p)) * c.dim + e0, silu(preact(c, b, p, e0, ln, bias_v, w.data(), xs.data())),
-              ln);
+      if (c.width == kWidth)
+        fwd_strip<kWidth>(c, b, e0, o);
+      else
+        fwd_strip<0>(c, b, e0, o);
     }
   });
   return out;
@@ -90,37 +137,15 @@ std::vector<at::Tensor> conv_silu_bwd(const at::Tensor& x, const at::Tensor& wei
   at::Tensor gx = at::empty({c.batch, c.len, c.dim}, x.options());
   at::Tensor gw = at::empty({c.batch, c.width, c.dim}, x.options());  // per-sequence partial sums
   at::Tensor gb = at::empty({c.batch, c.dim}, x.options());
-  const float* go = grad_out.data_ptr<float>();
-  float *gx_p = gx.data_ptr<float>(), *gw_p = gw.data_ptr<float>(), *gb_p = gb.data_ptr<float>();
-  const int64_t nb = (c.dim + kLanes - 1) / kLanes, K = c.width;
+  const ConvGrads g{grad_out.data_ptr<float>(), gx.data_ptr<float>(), gw.data_ptr<float>(), gb.data_ptr<float>()};
+  const int64_t nb = (c.dim + kLanes - 1) / kLanes;
   at::parallel_for(0, c.batch * nb, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<vf> xs(K), gw_acc(K), ring(K);
     for (int64_t i = lo; i < hi; ++i) {
       const int64_t b = i / nb, e0 = (i % nb) * kLanes;
-      const Lanes ln = lanes(c.dim - e0);
-      const std::vector<vf> w = taps(c, e0, ln);
-      const vf bias_v = c.bias ? load(c.bias + e0, ln) : vf{};
-      std::fill(gw_acc.begin(), gw_acc.end(), vf{});
-      vf gb_acc = {};
-      for (int64_t p = 0; p < c.len + K - 1; ++p) {
-        vf gpre = {};
-        if (p < c.len) {
-          const vf pre = preact(c, b, p, e0, ln, bias_v, w.data(), xs.data());
-          const vf sig = sigmoid(pre);
-          gpre = load(go + (b * c.len + c.time(p)) * c.dim + e0, ln) * sig * (1.f + pre * (1.f - sig));
-          gb_acc += gpre;
-          for (int64_t k = 0; k < K; ++k) gw_acc[k] += gpre * xs[k];
-        }
-        ring[p % K] = gpre;
-        const int64_t q = p - K + 1;  // every position that reads x[q] is now done
-        if (q >= 0) {
-          vf acc = {};
-          for (int64_t k = 0; k < K; ++k) acc += w[k] * ring[(p - k) % K];
-          store(gx_p + (b * c.len + c.time(q)) * c.dim + e0, acc, ln);
-        }
-      }
-      for (int64_t k = 0; k < K; ++k) store(gw_p + (b * K + k) * c.dim + e0, gw_acc[k], ln);
-      store(gb_p + b * c.dim + e0, gb_acc, ln);
+      if (c.width == kWidth)
+        bwd_strip<kWidth>(c, g, b, e0);
+      else
+        bwd_strip<0>(c, g, b, e0);
     }
   });
   return {gx, gw.sum(0).t().contiguous(), bias ? gb.sum(0) : at::Tensor()};

@@ -47,30 +47,6 @@ struct Scan {
   int64_t time(int64_t p) const { return reverse ? len - 1 - p : p; }
 };
 
-// Per-state vectors of one channel block: a fixed array when the state count is a compile-time
-// constant (with the loops over states unrolled, the compiler keeps it in registers), a heap
-// array otherwise.
-template <int NS>
-class Vecs {
- public:
-  explicit Vecs(int n, const vf* init = nullptr) : n_(NS > 0 ? NS : n), heap_(NS > 0 ? 0 : n) {
-    if (init) {
-#pragma GCC unroll 16
-      for (int i = 0; i < n_; ++i) (*this)[i] = init[i];
-    }
-  }
-  vf& operator[](int i) { return NS > 0 ? fixed_[i] : heap_[i]; }
-  void copy_to(vf* dst) {
-#pragma GCC unroll 16
-    for (int i = 0; i < n_; ++i) dst[i] = (*this)[i];
-  }
-
- private:
-  int n_;
-  vf fixed_[NS > 0 ? NS : 1] = {};
-  std::vector<vf> heap_;
-};
-
 // `width` vectors for each channel block of a work item, kept from one time tile to the next.
 class BlockVecs {
  public:

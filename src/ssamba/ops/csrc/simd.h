@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -200,5 +201,36 @@ SSAMBA_INLINE vf lane_sums_of_pairs(const vf* pairs) {
   for (int i = 0; i < 2; ++i) c[i] = fold<4>(b[2 * i], b[2 * i + 1]);
   return fold<2>(c[0], c[1]);
 }
+
+// N vectors (state vectors of a channel block, taps of a convolution): a fixed array when N is a
+// compile-time constant (with loops over it unrolled, the compiler keeps it in registers), a heap
+// array when N = 0 and the count `n` is only known at run time.
+template <int N>
+class Vecs {
+ public:
+  explicit Vecs(int n, const vf* init = nullptr) : n_(N > 0 ? N : n), heap_(N > 0 ? 0 : n) {
+    if (init) {
+#pragma GCC unroll 16
+      for (int i = 0; i < n_; ++i) (*this)[i] = init[i];
+    }
+  }
+  vf& operator[](int i) { return N > 0 ? fixed_[i] : heap_[i]; }
+  int size() const { return n_; }
+  void copy_to(vf* dst) {
+#pragma GCC unroll 16
+    for (int i = 0; i < n_; ++i) dst[i] = (*this)[i];
+  }
+  // Drops element 0, moves the others down one place and appends v (a sliding window).
+  void shift_in(vf v) {
+#pragma GCC unroll 16
+    for (int i = 0; i + 1 < n_; ++i) (*this)[i] = (*this)[i + 1];
+    (*this)[n_ - 1] = v;
+  }
+
+ private:
+  int n_;
+  vf fixed_[N > 0 ? N : 1] = {};
+  std::vector<vf> heap_;
+};
 
 }  // namespace ssamba
