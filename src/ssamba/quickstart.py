@@ -201,13 +201,13 @@ def _finetune_and_test(config: FinetuneConfig, out: Path) -> dict[str, Any]:
 
 
 def scan_backend_name(model: str) -> str:
-    """The selective-scan function SSAMBA models use on CPU ("none" for attention models)."""
+    """The selective-scan backend SSAMBA models use on CPU ("none" for attention models)."""
     from ssamba.models.registry import model_config
-    from ssamba.ops.selective_scan import resolve_backend
+    from ssamba.ops.selective_scan import resolve_backend_name
 
     if model_config(model).family != "ssamba":
         return "none"
-    return getattr(resolve_backend("auto", False), "__name__", "unknown")
+    return resolve_backend_name("auto", False)
 
 
 def run_quickstart(

@@ -122,10 +122,9 @@ def scan_backend_name(model: nn.Module, device: str) -> str:
     """Name of the selective-scan backend an SSAMBA model will use on `device` ("-" for SSAST)."""
     if model.config.family != "ssamba":
         return NO_ATTN
-    from ssamba.ops.selective_scan import _BACKENDS, resolve_backend
+    from ssamba.ops.selective_scan import resolve_backend_name
 
-    fn = resolve_backend(model.config.scan_backend, device.startswith("cuda"))
-    return next((name for name, candidate in _BACKENDS.items() if candidate is fn), "cuda")
+    return resolve_backend_name(model.config.scan_backend, device.startswith("cuda"))
 
 
 def _is_oom(exc: BaseException) -> bool:
