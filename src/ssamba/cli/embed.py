@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ssamba.data.scan import AUDIO_EXTENSIONS
 from ssamba.errors import ConfigError
 from ssamba.utils_io import atomic_write
 
 logger = logging.getLogger(__name__)
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 
 
 def collect_audio_files(inputs: list[str]) -> list[Path]:
@@ -27,13 +27,14 @@ def collect_audio_files(inputs: list[str]) -> list[Path]:
         except OSError as exc:
             raise ConfigError(f"{path}: no such file or folder ({exc.strerror})") from exc
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES)
+            found = sorted(path.rglob("*"))
+            files.extend(p for p in found if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
         elif path.is_file():
             files.append(path)
         else:
             raise ConfigError(f"{path}: no such file or folder")
     if not files:
-        raise ConfigError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) found in {inputs}")
+        raise ConfigError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found in {inputs}")
     return list(dict.fromkeys(files))
 
 

@@ -8,27 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from ssamba.errors import AudioError
-
-
-def audio_files(inputs: list[str]) -> list[Path]:
-    """The files given plus every audio file under the folders given (sorted per folder)."""
-    from ssamba.data.scan import AUDIO_EXTENSIONS
-
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise AudioError(f"{path}: no such file or folder")
-    if not files:
-        raise AudioError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {', '.join(inputs)}")
-    return files
+from ssamba.cli.embed import collect_audio_files
 
 
 def predict_files(model_dir: str, files: list[Path], top_k: int) -> list[dict]:
@@ -61,7 +41,7 @@ def predict_files(model_dir: str, files: list[Path], top_k: int) -> list[dict]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    records = predict_files(args.model, audio_files(args.inputs), args.top_k)
+    records = predict_files(args.model, collect_audio_files(args.inputs), args.top_k)
     if args.format == "json":
         json.dump(records, sys.stdout, indent=2)
         print()
