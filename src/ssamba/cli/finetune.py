@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ssamba.cli.run_options import add_run_options
+
 
 def _finetune(args: argparse.Namespace) -> int:
     from ssamba.config import load_config
@@ -33,17 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fine-tune or linear-probe a classifier",
         description="Supervised fine-tuning (official PSLA-style recipe) or a linear probe (mode: linear).",
     )
-    parser.add_argument("--config", required=True, help="recipe file (YAML or JSON), see recipes/finetune/")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set train.epochs=5 (repeatable)",
-    )
+    add_run_options(parser, "recipe file (YAML or JSON), see recipes/finetune/", "train.epochs=5")
     parser.add_argument("--init", help="official .pth, model folder (pretraining or fine-tuned) or 'scratch'")
     parser.add_argument("--split-key", help="manifest field that holds the split (default: split)")
-    parser.add_argument("--out", help="run folder (default runs/<config name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     parser.set_defaults(handler=_finetune)

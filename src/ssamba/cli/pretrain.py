@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ssamba.cli.run_options import add_run_options
+
 
 def _pretrain(args: argparse.Namespace) -> int:
     from ssamba.config import load_config
@@ -31,15 +33,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "torchrun --standalone --nproc-per-node=4 -m ssamba.cli.main pretrain --config C.yaml"
         ),
     )
-    parser.add_argument("--config", required=True, help="recipe file (YAML or JSON)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set train.max_steps=100 (repeatable)",
-    )
-    parser.add_argument("--out", help="run folder (default runs/<config name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    add_run_options(parser, "recipe file (YAML or JSON)", "train.max_steps=100")
     parser.set_defaults(handler=_pretrain)
