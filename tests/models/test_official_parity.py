@@ -32,6 +32,19 @@ def recorder(store: dict, key):
     return hook
 
 
+def block_recorder(store: dict, index: int):
+    """A hook keeping a Mamba block's (mixer output, residual input) in the official layout: the
+    second block of each pair runs on the token-reversed sequence there."""
+
+    def hook(module, inputs, output):
+        residual = inputs[0]
+        if index % 2:
+            output, residual = output.flip(1), residual.flip(1)
+        store.setdefault(index, (output, residual))
+
+    return hook
+
+
 def check(actual: torch.Tensor, file: str, key: str, fixture: dict, tolerance) -> None:
     expected = fixture[key]
     assert actual.shape == expected.shape, f"{key}: shape {tuple(actual.shape)} vs {tuple(expected.shape)}"
@@ -47,9 +60,29 @@ def test_bimamba_v2_mixer_unit(load_fixture, tolerance):
     with torch.no_grad():
         check(mixer(fx["input"]), file, "output", fx, tolerance)
         x, z = F.linear(fx["input"], mixer.in_proj.weight).chunk(2, dim=-1)
-        check(mixer._branch(x, z, reverse=False).transpose(1, 2), file, "out_z_fwd", fx, tolerance)
-        backward = mixer._branch(x, z, reverse=True).flip(1)  # the official branch runs on flipped tokens
+        forward = mixer._branch(x, z, backward_weights=False, reverse=False)
+        check(forward.transpose(1, 2), file, "out_z_fwd", fx, tolerance)
+        backward = mixer._branch(x, z, backward_weights=True, reverse=True).flip(
+            1
+        )  # the official branch runs on flipped tokens
         check(backward.transpose(1, 2), file, "out_z_bwd_flipped", fx, tolerance)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_flipped_mixer_equals_mixer_on_reversed_tokens(backend):
+    """`flipped=True` replaces the official flip -> mixer -> flip, forward and backward."""
+    torch.manual_seed(0)
+    mixer = BiMambaMixer(16, d_state=8, scan_backend=backend)
+    hidden = torch.randn(2, 23, 16, requires_grad=True)
+    grad_out = torch.randn(2, 23, 16)
+    flipped = mixer(hidden, flipped=True)
+    (grad_flipped,) = torch.autograd.grad(flipped, hidden, grad_out)
+    reference = mixer(hidden.flip(1)).flip(1)
+    (grad_reference,) = torch.autograd.grad(reference, hidden, grad_out)
+    torch.testing.assert_close(flipped, reference, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad_flipped, grad_reference, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(mixer(hidden, flipped=True), flipped, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("file", sorted(FT_SETTINGS))
@@ -71,7 +104,7 @@ def test_finetune_adaptation_and_outputs(file, load_fixture, tolerance, official
     model.encoder.embed = lambda *a, **k: captured.setdefault("tokens_in", embed(*a, **k))
     if family == "ssamba":
         for index, layer in enumerate(model.encoder.layers):
-            hooks.append(layer.register_forward_hook(recorder(captured, index)))
+            hooks.append(layer.register_forward_hook(block_recorder(captured, index)))
         norm_outputs = []
         hooks.append(model.encoder.norm_f.register_forward_hook(lambda m, i, o: norm_outputs.append(o)))
     with torch.no_grad():

@@ -54,6 +54,26 @@ def test_fused_branch_matches_reference(cpu_ops, monkeypatch, batch, length, mod
         assert_rel_close(value, ref[name], 5e-5, name)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+@pytest.mark.parametrize("grad", [False, True])
+def test_branch_adds_to_a_given_output(cpu_ops, backend, grad):
+    inputs = branch_inputs(2, 30, 12, 16)
+    x, z = inputs["xz"].chunk(2, dim=-1)
+    weights = [inputs[name] for name in PARAMS]
+    base = torch.randn(2, 30, 24)
+    expected = base + mamba_branch_ref(x, z, *weights, reverse=True, scan_backend="reference")
+    if grad:
+        x = x.detach().requires_grad_()
+    with torch.set_grad_enabled(grad):
+        added = base.clone()
+        out = mamba_branch(x, z, *weights, reverse=True, scan_backend=backend, add_to=added)
+    assert_rel_close(out, expected, 2e-5)
+    # without autograd the sum is made in place; with it, the given tensor is left alone
+    assert (out.data_ptr() == added.data_ptr()) == (not grad)
+    if grad:
+        torch.testing.assert_close(added, base, rtol=0, atol=0)
+
+
 def test_env_var_routes_the_branch_to_the_reference(monkeypatch):
     monkeypatch.setattr(dispatch, "_announced", set())
     monkeypatch.setenv(ENV_VAR, "reference")

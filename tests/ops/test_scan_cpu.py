@@ -94,6 +94,36 @@ def test_inference_forward_without_grad(cpu_ops):
     assert_rel_close(out, selective_scan_ref(**args, delta_softplus=True, reverse=True), 2e-5)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_inference_output_may_overwrite_delta_or_accumulate(cpu_ops, reverse):
+    args = random_scan_inputs(2, 40, 16, 300, seed=5)
+    expected = selective_scan_ref(**args, delta_softplus=True, reverse=reverse).transpose(1, 2)
+    bld = {k: v.transpose(1, 2).contiguous() if v.dim() == 3 else v for k, v in args.items()}
+    base = torch.randn(expected.shape)
+    with torch.no_grad():
+        delta = bld["delta"]
+        out = selective_scan_bld(**bld, delta_softplus=True, reverse=reverse, out=delta)
+        assert out.data_ptr() == delta.data_ptr()
+        assert_rel_close(out, expected, 2e-5)
+        bld["delta"] = args["delta"].transpose(1, 2).contiguous()
+        summed = selective_scan_bld(
+            **bld, delta_softplus=True, reverse=reverse, out=base.clone(), accumulate=True
+        )
+    assert_rel_close(summed, base + expected, 2e-5)
+
+
+def test_output_buffer_refuses_autograd(cpu_ops):
+    bld = {
+        k: v.transpose(1, 2).contiguous() if v.dim() == 3 else v
+        for k, v in random_scan_inputs(1, 16, 4, 10).items()
+    }
+    bld["u"].requires_grad_()
+    with pytest.raises(ValueError, match="inference only"):
+        selective_scan_bld(**bld, out=torch.zeros_like(bld["delta"]))
+    with pytest.raises(ValueError, match="needs an `out`"):
+        selective_scan_bld(**bld, accumulate=True)
+
+
 def test_single_thread_matches_reference(cpu_ops):
     """One thread: one channel group, so grad_B/grad_C skip the partial-sum reduction."""
     args = random_scan_inputs(1, 40, 16, 200, seed=3)

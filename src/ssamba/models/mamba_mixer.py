@@ -68,8 +68,12 @@ class BiMambaMixer(nn.Module):
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
         self.dt_proj.bias._no_reinit = True
 
-    def _branch(self, x: Tensor, z: Tensor, reverse: bool) -> Tensor:
-        suffix = "_b" if reverse else ""
+    def _branch(
+        self, x: Tensor, z: Tensor, backward_weights: bool, reverse: bool, add_to: Tensor | None = None
+    ) -> Tensor:
+        """One SSM branch: the forward (`backward_weights=False`) or the `_b` weights, scanning the
+        tokens from the start or, with `reverse=True`, from the end (plus `add_to`, if given)."""
+        suffix = "_b" if backward_weights else ""
         conv: nn.Conv1d = getattr(self, "conv1d" + suffix)
         dt_proj: nn.Linear = getattr(self, "dt_proj" + suffix)
         return mamba_branch(
@@ -80,22 +84,29 @@ class BiMambaMixer(nn.Module):
             getattr(self, "x_proj" + suffix).weight,
             dt_proj.weight,
             dt_proj.bias,
-            getattr(self, "A_b_log" if reverse else "A_log"),
+            getattr(self, "A_b_log" if backward_weights else "A_log"),
             getattr(self, "D" + suffix),
             reverse=reverse,
             scan_backend=self.scan_backend,
+            add_to=add_to,
         )
 
-    def forward(self, hidden: Tensor) -> Tensor:
-        """hidden (B, L, D) -> (B, L, D). The backward branch reads the sequence from the end."""
+    def forward(self, hidden: Tensor, flipped: bool = False) -> Tensor:
+        """hidden (B, L, D) -> (B, L, D). The backward branch reads the sequence from the end.
+
+        `flipped=True` returns `self(hidden.flip(1)).flip(1)` without the copies: both branches
+        swap their scan directions (every other operation is per token). Halving after `out_proj`
+        is exact (a power of two), and without autograd the second branch adds into the first's output.
+        """
         x, z = self.in_proj(hidden).chunk(2, dim=-1)
-        forward = self._branch(x, z, reverse=False)
-        backward = self._branch(x, z, reverse=True)
-        return self.out_proj((forward + backward) / 2)
+        forward = self._branch(x, z, backward_weights=False, reverse=flipped)
+        summed = self._branch(x, z, backward_weights=True, reverse=not flipped, add_to=forward)
+        del forward
+        return self.out_proj(summed).mul_(0.5)
 
 
 class MambaBlock(nn.Module):
-    """Vim's add -> norm -> mixer block; returns the mixer output and the running residual."""
+    """Vim's add -> norm -> mixer block: `add_residual`, then `forward` on the new residual."""
 
     def __init__(self, mixer: BiMambaMixer, norm: nn.Module, drop_path: float = 0.0) -> None:
         super().__init__()
@@ -103,6 +114,14 @@ class MambaBlock(nn.Module):
         self.norm = norm
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, hidden: Tensor, residual: Tensor | None) -> tuple[Tensor, Tensor]:
-        residual = hidden if residual is None else residual + self.drop_path(hidden)
-        return self.mixer(self.norm(residual)), residual
+    def add_residual(self, hidden: Tensor, residual: Tensor | None) -> Tensor:
+        """The block's residual stream: the first block's input, later residual + drop_path(hidden)."""
+        return hidden if residual is None else residual + self.drop_path(hidden)
+
+    def drops_paths(self) -> bool:
+        """Whether `add_residual` is random now (training with stochastic depth)."""
+        return self.training and self.drop_path.drop_prob > 0
+
+    def forward(self, residual: Tensor, flipped: bool = False) -> Tensor:
+        """mixer(norm(residual)); `flipped=True` is the block applied to the token-reversed sequence."""
+        return self.mixer(self.norm(residual), flipped)

@@ -1,8 +1,8 @@
 """SSAMBA encoder: Vim bidirectional Mamba over frequency-major spectrogram patches.
 
 Reproduces the official arithmetic exactly (spec 1.4): layers run in pairs, the second layer of a
-pair reads the token-reversed sequence, pair outputs and residuals are summed (so the residual
-doubles per pair), and the final LayerNorm is applied twice.
+pair reads the token-reversed sequence (computed without flipped copies), pair outputs and
+residuals are summed (so the residual doubles per pair), and the final LayerNorm is applied twice.
 """
 
 from __future__ import annotations
@@ -87,10 +87,14 @@ class SSAMBAEncoder(AudioEncoder):
         hidden, residual = tokens, None
         pair_outputs = []
         for first, second in zip(self.layers[0::2], self.layers[1::2], strict=True):
-            hidden_f, residual_f = first(hidden, residual)
-            hidden_b, residual_b = second(hidden.flip(1), None if residual is None else residual.flip(1))
-            hidden = hidden_f + hidden_b.flip(1)
-            residual = residual_f + residual_b.flip(1)
+            residual_f = first.add_residual(hidden, residual)
+            # Without stochastic depth both blocks of a pair see the same residual: compute it once.
+            residual_b = second.add_residual(hidden, residual) if second.drops_paths() else residual_f
+            del hidden, residual  # long sequences: free the pair's inputs before the mixers run
+            hidden = first(residual_f)
+            hidden = hidden + second(residual_b, flipped=True)
+            residual = residual_f + residual_b
+            del residual_f, residual_b
             if return_hidden_states:
                 pair_outputs.append(residual + hidden)
         normed_once = self.norm_f(residual + self.drop_path(hidden))

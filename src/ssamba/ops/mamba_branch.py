@@ -8,6 +8,7 @@ scan runs from the end, so no flipped copies are needed by fused backends.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -85,24 +86,34 @@ def mamba_branch(
     D: Tensor,
     reverse: bool = False,
     scan_backend: str = "auto",
+    add_to: Tensor | None = None,
 ) -> Tensor:
     """One mixer direction, on the fastest path available for the inputs (see `mamba_branch_ref`).
 
     When the scan backend resolves to the fused CPU kernel, the whole branch stays in token-major
     layout: fused conv + SiLU, the two projections as matmuls, then the fused scan with the step
     bias, softplus, D skip and SiLU(z) gate inside; no transposes or flipped copies. Any other
-    backend runs `mamba_branch_ref` with it.
+    backend runs `mamba_branch_ref` with it. Returns `add_to + branch` when `add_to` is given;
+    without autograd the sum is made in place in `add_to` (by the fused scan where it runs), and
+    the fused scan writes into its step-size buffer instead of a new tensor.
     """
     backend = resolve_backend_name(scan_backend, x.is_cuda)
+    inference = not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, z, x_proj_weight)))
     if backend != "cpu":
         weights = (conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_proj_bias, A_log, D)
-        return mamba_branch_ref(x, z, *weights, reverse, backend)
+        y = mamba_branch_ref(x, z, *weights, reverse, backend)
+        if add_to is None:
+            return y
+        return add_to.add_(y) if inference else add_to + y
     rank, state = dt_proj_weight.shape[1], A_log.shape[1]
     xc = conv1d_silu(x, conv_weight, conv_bias, reverse)
     dt_low, b_t, c_t = F.linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
-    return selective_scan_bld(
+    delta = F.linear(dt_low, dt_proj_weight)
+    fp32 = delta.dtype == torch.float32 and (add_to is None or add_to.dtype == torch.float32)
+    fused_out = inference and fp32
+    y = selective_scan_bld(
         xc,
-        F.linear(dt_low, dt_proj_weight),
+        delta,
         -A_log.float().exp(),
         b_t,
         c_t,
@@ -111,4 +122,9 @@ def mamba_branch(
         delta_bias=dt_proj_bias.float(),
         delta_softplus=True,
         reverse=reverse,
+        out=(delta if add_to is None else add_to) if fused_out else None,
+        accumulate=fused_out and add_to is not None,
     )
+    if add_to is None or fused_out:
+        return y
+    return add_to.add_(y) if inference else add_to + y

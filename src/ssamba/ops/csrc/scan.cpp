@@ -44,6 +44,7 @@ struct Scan {
   const float* bias;  // (dim,) or null
   bool has_z, softplus, reverse;
   int64_t batch, len, dim, nstate;
+  bool accumulate = false;  // forward: add y to the output instead of overwriting it
   int64_t time(int64_t p) const { return reverse ? len - 1 - p : p; }
 };
 
@@ -109,7 +110,8 @@ void fwd_tile(const Scan& s, int64_t b, int64_t d0, int64_t p0, int64_t p1, cons
     }
     vf y = (acc[0] + acc[1]) + (acc[2] + acc[3]) + dskip * u;
     if (s.has_z) y *= silu(load(s.z.row(b, t) + d0, ln));
-    store(out + (b * s.len + t) * s.dim + d0, y, ln);
+    float* dst = out + (b * s.len + t) * s.dim + d0;
+    store(dst, s.accumulate ? y + load(dst, ln) : y, ln);
   }
   h.copy_to(state);
 }
@@ -330,10 +332,14 @@ int64_t group_start(int64_t grp, int64_t groups, int64_t nb) { return grp * nb /
 std::vector<at::Tensor> scan_fwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
                                  const at::Tensor& B, const at::Tensor& C, const OptTensor& D,
                                  const OptTensor& z, const OptTensor& delta_bias, bool softplus, bool reverse,
-                                 int64_t chunk) {
-  const Scan s = make_scan(u, delta, A, B, C, D, z, delta_bias, softplus, reverse);
+                                 int64_t chunk, const OptTensor& out_opt, bool accumulate) {
+  Scan s = make_scan(u, delta, A, B, C, D, z, delta_bias, softplus, reverse);
   const int64_t tile = chunk > 0 ? chunk : kTile, nb = blocks(s.dim), groups = channel_groups(s.batch, s.dim);
-  at::Tensor out = at::empty({s.batch, s.len, s.dim}, u.options());
+  TORCH_CHECK(!accumulate || out_opt, "accumulate needs an output tensor");
+  at::Tensor out = out_opt ? *out_opt : at::empty({s.batch, s.len, s.dim}, u.options());
+  if (out_opt) check_vec(out, "out", s.batch * s.len * s.dim);
+  TORCH_CHECK(out.sizes() == u.sizes(), "out must have u's shape");
+  s.accumulate = accumulate;
   at::Tensor ckpt;
   if (chunk > 0) ckpt = at::empty({s.batch, (s.len + chunk - 1) / chunk, s.nstate, s.dim}, u.options());
   float* ckpt_p = chunk > 0 ? ckpt.data_ptr<float>() : nullptr;
