@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import ssamba.ops
 from ssamba.bench.report import ratios
 from ssamba.cli.main import main
 
@@ -25,6 +26,8 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "0",
         "--device",
         "cpu",
+        "--malloc",
+        "default",
         "--set",
         "depth=2",
         "--set",
@@ -99,8 +102,13 @@ def test_resume_reuses_points_and_keeps_other_models(
         raise AssertionError("a point already in --out was measured again")
 
     monkeypatch.setattr(efficiency, "measure_point", no_measuring)
+    heap_calls = []  # the default CPU allocator mode, recorded instead of changing this process's malloc
+    monkeypatch.setattr(ssamba.ops, "keep_large_allocations_in_heap", lambda: heap_calls.append(1) or True)
     argv = ["bench", "--models", "ssamba_tiny", "--tokens", "16,32", "--batch", "1", "--device", "cpu"]
     assert main([*argv, "--resume", "--out", str(resumed)]) == 0
+    assert heap_calls == [1]
+    assert json.loads((resumed / "machine.json").read_text())["malloc"] == "heap"
+    assert json.loads((out / "machine.json").read_text())["malloc"] == "default"
     after = json.loads((resumed / "results.json").read_text())
     assert sorted(map(json.dumps, after)) == sorted(map(json.dumps, before))
     assert "--resume" in (resumed / "results.md").read_text()

@@ -112,6 +112,28 @@ def test_inference_output_may_overwrite_delta_or_accumulate(cpu_ops, reverse):
     assert_rel_close(summed, base + expected, 2e-5)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_inference_applies_the_low_rank_step_projection(cpu_ops, reverse):
+    args = random_scan_inputs(2, 40, 16, 150, seed=6)
+    g = torch.Generator().manual_seed(1)
+    low = torch.randn(2, 150, 5, generator=g)
+    proj = torch.randn(40, 5, generator=g) * 0.4
+    args["delta"] = (low @ proj.T).transpose(1, 2)
+    expected = selective_scan_ref(**args, delta_softplus=True, reverse=reverse).transpose(1, 2)
+    bld = {k: v.transpose(1, 2).contiguous() if v.dim() == 3 else v for k, v in args.items()}
+    wide = torch.randn(2, 150, 9, generator=g)
+    wide[..., 2:7] = low  # a strided view, as the mixer passes its x_proj output
+    bld["delta"] = wide[..., 2:7]
+    with torch.no_grad():
+        out = selective_scan_bld(**bld, delta_softplus=True, reverse=reverse, delta_proj=proj)
+        in_place = selective_scan_bld(
+            **bld, delta_softplus=True, reverse=reverse, delta_proj=proj, out=bld["u"]
+        )
+    assert_rel_close(out, expected, 2e-5)
+    assert in_place.data_ptr() == bld["u"].data_ptr()
+    assert_rel_close(in_place, expected, 2e-5)
+
+
 def test_output_buffer_refuses_autograd(cpu_ops):
     bld = {
         k: v.transpose(1, 2).contiguous() if v.dim() == 3 else v

@@ -43,6 +43,10 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 ATTN_IMPLS = ("sdpa", "eager")
 NO_ATTN = "-"
 OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory")
+# CPU allocator: "heap" keeps large tensors in glibc's heap for the whole sweep (both models), so
+# that long sequences do not spend their time page-faulting fresh mmap'ed buffers; "default" leaves
+# glibc as it is (`ssamba.ops.keep_large_allocations_in_heap` explains the trade-off).
+MALLOC_MODES = ("heap", "default")
 # Share of MemAvailable a CPU point may allocate before it counts as out of memory.
 CPU_MEMORY_SHARE = 0.85
 
@@ -62,6 +66,7 @@ class BenchConfig:
     retries: int = 3
     time_budget_s: float = 600.0
     max_other_cpu: float = 0.05
+    malloc: str = "heap"
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,6 +80,8 @@ class BenchConfig:
             problems.append("repeats must be >= 1, warmup and retries >= 0")
         if self.time_budget_s <= 0:
             problems.append("the time budget must be positive")
+        if self.malloc not in MALLOC_MODES:
+            problems.append(f"unknown malloc mode {self.malloc!r}; choose from {MALLOC_MODES}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             problems.append(f"device must be 'cpu' or 'cuda[:i]', got {self.device!r}")
         if problems:

@@ -85,7 +85,8 @@ def markdown(records: list[dict[str, Any]], machine: dict[str, Any], command: st
         f"lists its own number of timed `runs`):\n\n```\n{command}\n```",
         "",
         f"Machine: {machine['device_name']} ({machine['device']}), {machine['cores_usable']} usable cores, "
-        f"torch {machine['torch']}, {machine['torch_threads']} threads, avx512f={machine['avx512f']}.",
+        f"torch {machine['torch']}, {machine['torch_threads']} threads, avx512f={machine['avx512f']}, "
+        f"malloc={machine.get('malloc', 'default')}.",
         "Tokens are stride-16 patch tokens (frames = 2 x tokens, 128 mel bins). Latency: median and min of "
         "the timed forwards under `torch.inference_mode`. Memory over the same forwards: CUDA "
         "`max_memory_allocated`, or on CPU the peak resident memory above the level before them plus "

@@ -57,7 +57,7 @@ def command_line(config: Any, out: Path, threads: int) -> str:
     words = ["ssamba", "bench", "--models", joined(config.models), "--tokens", joined(config.tokens)]
     words += ["--batch", joined(config.batches), "--attn", joined(config.attns), "--device", config.device]
     words += ["--dtype", config.dtype, "--repeats", str(config.repeats), "--warmup", str(config.warmup)]
-    words += ["--retries", str(config.retries)]
+    words += ["--retries", str(config.retries), "--malloc", config.malloc]
     words += ["--time-budget", f"{config.time_budget_s:g}", "--threads", str(threads), "--out", str(out)]
     for key, value in config.overrides.items():
         words += ["--set", f"{key}={value}"]
@@ -93,6 +93,7 @@ def _config(args: argparse.Namespace) -> Any:
         warmup=args.warmup,
         retries=args.retries,
         time_budget_s=args.time_budget,
+        malloc=args.malloc,
         device=_device(args.device),
         overrides=_overrides(args.set),
     )
@@ -109,10 +110,12 @@ def _run(args: argparse.Namespace) -> int:
     from ssamba.bench.efficiency import base_record, iter_series, record_key, run_series
     from ssamba.bench.machine import machine_info
     from ssamba.bench.report import write_records, write_report
+    from ssamba.ops import keep_large_allocations_in_heap
 
     config = _config(args)
     if args.threads:
         torch.set_num_threads(args.threads)
+    heap = config.device == "cpu" and config.malloc == "heap" and keep_large_allocations_in_heap()
     out = Path(args.out)
     series = list(iter_series(config))
     previous = _previous(out) if args.resume else {}
@@ -133,7 +136,8 @@ def _run(args: argparse.Namespace) -> int:
         for points in series:
             run_series(points, config, on_record, previous)
     command = command_line(config, out, torch.get_num_threads()) + (" --resume" if args.resume else "")
-    write_report(records, machine_info(config.device), command, out)
+    machine = {**machine_info(config.device), "malloc": "heap" if heap else "default"}
+    write_report(records, machine, command, out)
     print(f"wrote {out}/results.{{csv,json,md}}, machine.json, ratios.json and figures")
     return 0
 
@@ -160,6 +164,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retries", type=int, help="extra runs to replace disturbed ones (default 3)")
     parser.add_argument("--time-budget", type=float, help="max seconds per point (default 600)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument(
+        "--malloc",
+        choices=["heap", "default"],
+        help="CPU: 'heap' (default) keeps large tensors in glibc's heap for the whole sweep, both models "
+        "(no page faults on fresh buffers); 'default' leaves glibc's mmap threshold alone",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option")
     parser.add_argument("--resume", action="store_true", help="reuse the points already in --out")
     parser.add_argument("--out", default="bench_results", help="output directory (default bench_results)")

@@ -95,7 +95,7 @@ def mamba_branch(
     bias, softplus, D skip and SiLU(z) gate inside; no transposes or flipped copies. Any other
     backend runs `mamba_branch_ref` with it. Returns `add_to + branch` when `add_to` is given;
     without autograd the sum is made in place in `add_to` (by the fused scan where it runs), and
-    the fused scan writes into its step-size buffer instead of a new tensor.
+    the fused scan applies the dt projection itself and writes over the convolution output.
     """
     backend = resolve_backend_name(scan_backend, x.is_cuda)
     inference = not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, z, x_proj_weight)))
@@ -108,12 +108,11 @@ def mamba_branch(
     rank, state = dt_proj_weight.shape[1], A_log.shape[1]
     xc = conv1d_silu(x, conv_weight, conv_bias, reverse)
     dt_low, b_t, c_t = F.linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
-    delta = F.linear(dt_low, dt_proj_weight)
-    fp32 = delta.dtype == torch.float32 and (add_to is None or add_to.dtype == torch.float32)
+    fp32 = xc.dtype == torch.float32 and (add_to is None or add_to.dtype == torch.float32)
     fused_out = inference and fp32
     y = selective_scan_bld(
         xc,
-        delta,
+        dt_low if fused_out else F.linear(dt_low, dt_proj_weight),
         -A_log.float().exp(),
         b_t,
         c_t,
@@ -122,8 +121,9 @@ def mamba_branch(
         delta_bias=dt_proj_bias.float(),
         delta_softplus=True,
         reverse=reverse,
-        out=(delta if add_to is None else add_to) if fused_out else None,
+        out=(xc if add_to is None else add_to) if fused_out else None,
         accumulate=fused_out and add_to is not None,
+        delta_proj=dt_proj_weight if fused_out else None,
     )
     if add_to is None or fused_out:
         return y

@@ -35,7 +35,7 @@ class _ScanFn(torch.autograd.Function):
         ops = load_extension()
         keep = any(ctx.needs_input_grad)
         out, checkpoints = ops.scan_fwd(
-            u, delta, A, B, C, D, z, delta_bias, softplus, reverse, CHUNK if keep else 0, None, False
+            u, delta, A, B, C, D, z, delta_bias, softplus, reverse, CHUNK if keep else 0, None, False, None
         )
         if keep:
             ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, checkpoints)
@@ -65,28 +65,38 @@ def selective_scan_bld(
     reverse: bool = False,
     out: Tensor | None = None,
     accumulate: bool = False,
+    delta_proj: Tensor | None = None,
 ) -> Tensor:
     """Fused selective scan in token-major layout: u, delta, z (B, L, D); B, C (B, L, N).
 
     A (D, N); D, delta_bias (D,). Same math as `selective_scan_ref` (with every sequence
     transposed); returns (B, L, D) in u's dtype. Without autograd, a contiguous float32 `out`
     receives the result (or, with `accumulate`, has it added) and is returned: it may be `delta`
-    or `u` itself, which saves a sequence-sized buffer in long-sequence inference.
+    or `u` itself, which saves a sequence-sized buffer in long-sequence inference. Also without
+    autograd, `delta_proj` (D, R) makes `delta` the (B, L, R) low-rank input of Mamba's dt
+    projection, applied inside the kernel (no (B, L, D) step tensor at all).
     """
     args = [_kernel_input(t) for t in (u, delta, A, B, C, D, z, delta_bias)]
     args[2] = args[2].contiguous()  # A is gathered per channel block
     for i in (5, 7):  # D and delta_bias are loaded as vectors
         args[i] = None if args[i] is None else args[i].contiguous()
-    if out is None:
+    if out is None and delta_proj is None:
         if accumulate:
             raise ValueError("accumulate=True needs an `out` tensor to add to")
         return _ScanFn.apply(*args, delta_softplus, reverse).to(u.dtype)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, B, C, z, out)):
-        raise ValueError("`out` is for inference only: run under torch.no_grad() or torch.inference_mode()")
-    if out.dtype != torch.float32 or not out.is_contiguous() or out.shape != u.shape:
+    tensors = (u, delta, B, C, z, out, delta_proj)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        raise ValueError(
+            "`out` and `delta_proj` are for inference only: "
+            "run under torch.no_grad() or torch.inference_mode()"
+        )
+    if out is not None and (out.dtype != torch.float32 or not out.is_contiguous() or out.shape != u.shape):
         raise ValueError(f"`out` must be a contiguous float32 tensor of shape {tuple(u.shape)}")
-    load_extension().scan_fwd(*args, delta_softplus, reverse, 0, out, accumulate)
-    return out
+    if accumulate and out is None:
+        raise ValueError("accumulate=True needs an `out` tensor to add to")
+    proj = None if delta_proj is None else _kernel_input(delta_proj)
+    result, _ = load_extension().scan_fwd(*args, delta_softplus, reverse, 0, out, accumulate, proj)
+    return result.to(u.dtype)
 
 
 def selective_scan_cpu(

@@ -1,7 +1,7 @@
 // Depthwise causal convolution fused with SiLU, forward and backward, in token-major layout.
 //
-// One work item is a strip of 16 channels of one sequence, walked in scan order p (time p, or
-// L - 1 - p for the anti-causal `reverse` direction, which mirrors the causal one):
+// Channels are handled in strips of 16, walked in scan order p (time p, or L - 1 - p for the
+// anti-causal `reverse` direction, which mirrors the causal one):
 //   pre[p] = bias + sum_k w[k] x[p - K + 1 + k],  out[p] = silu(pre[p]).
 // Inputs and (in the backward) gradients of pre slide through K-vector windows: the backward
 // recomputes pre and emits grad_x[p - K + 1] = sum_k w[k] grad_pre[p - k] once they are all known.
@@ -9,13 +9,16 @@
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
+#include <algorithm>
+
 #include "kernels.h"
 #include "simd.h"
 
 namespace ssamba {
 namespace {
 
-constexpr int kWidth = 4;  // Mamba's d_conv, compiled with the windows in registers
+constexpr int kWidth = 4;     // Mamba's d_conv, compiled with the windows in registers
+constexpr int64_t kSpan = 64;  // positions per forward work item
 
 struct Conv {
   const float* x;
@@ -45,12 +48,14 @@ SSAMBA_INLINE vf preact(Vecs<KW>& w, Vecs<KW>& win, vf bias) {
   return acc;
 }
 
+// Scan positions [p0, p1) of one strip; the window starts with the K - 1 inputs before p0.
 template <int KW>
-void fwd_strip(const Conv& c, int64_t b, int64_t e0, float* out) {
+void fwd_span(const Conv& c, int64_t b, int64_t e0, int64_t p0, int64_t p1, float* out) {
   const Lanes ln = lanes(c.dim - e0);
-  Vecs<KW> w = taps<KW>(c, e0, ln), win(w.size());  // win[k] = x[p - K + 1 + k]
+  Vecs<KW> w = taps<KW>(c, e0, ln), win(w.size());  // win[k] = x[p - K + 1 + k], zeros before 0
   const vf bias = c.bias ? load(c.bias + e0, ln) : vf{};
-  for (int64_t p = 0; p < c.len; ++p) {
+  for (int64_t p = std::max<int64_t>(0, p0 - w.size() + 1); p < p0; ++p) win.shift_in(load(c.x_at(b, p, e0), ln));
+  for (int64_t p = p0; p < p1; ++p) {
     win.shift_in(load(c.x_at(b, p, e0), ln));
     store(out + (b * c.len + c.time(p)) * c.dim + e0, silu(preact(w, win, bias)), ln);
   }
@@ -116,14 +121,18 @@ at::Tensor conv_silu_fwd(const at::Tensor& x, const at::Tensor& weight, const Op
   const Conv c = make_conv(x, wt, bias, reverse);
   at::Tensor out = at::empty({c.batch, c.len, c.dim}, x.options());
   float* o = out.data_ptr<float>();
-  const int64_t nb = (c.dim + kLanes - 1) / kLanes;
-  at::parallel_for(0, c.batch * nb, 1, [&](int64_t lo, int64_t hi) {
+  // Work items are spans of positions (no recurrence here), all channels each, strips inner: a
+  // span's rows stay in cache and in the TLB while every strip reads them.
+  const int64_t spans = (c.len + kSpan - 1) / kSpan;
+  at::parallel_for(0, c.batch * spans, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const int64_t b = i / nb, e0 = (i % nb) * kLanes;
-      if (c.width == kWidth)
-        fwd_strip<kWidth>(c, b, e0, o);
-      else
-        fwd_strip<0>(c, b, e0, o);
+      const int64_t b = i / spans, p0 = (i % spans) * kSpan, p1 = std::min(c.len, p0 + kSpan);
+      for (int64_t e0 = 0; e0 < c.dim; e0 += kLanes) {
+        if (c.width == kWidth)
+          fwd_span<kWidth>(c, b, e0, p0, p1, o);
+        else
+          fwd_span<0>(c, b, e0, p0, p1, o);
+      }
     }
   });
   return out;

@@ -18,10 +18,12 @@ using OptTensor = std::optional<at::Tensor>;
 // the start of every `chunk` positions (batch, chunks, states, channels) when chunk > 0 (for the
 // backward pass), else an undefined tensor. A given `out` (contiguous) is written, or added to
 // with `accumulate`; it may be u, delta or z itself (each position is read before it is written).
+// With `dt_proj` (channels, rank), delta holds the (batch, length, rank) low-rank step inputs and
+// the step is delta @ dt_proj^T, computed on the fly (Mamba's dt projection, fused; chunk 0 only).
 std::vector<at::Tensor> scan_fwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
                                  const at::Tensor& B, const at::Tensor& C, const OptTensor& D,
                                  const OptTensor& z, const OptTensor& delta_bias, bool softplus, bool reverse,
-                                 int64_t chunk, const OptTensor& out, bool accumulate);
+                                 int64_t chunk, const OptTensor& out, bool accumulate, const OptTensor& dt_proj);
 
 // Backward selective scan from the forward's checkpoints. Returns
 // {grad_u, grad_delta, grad_A, grad_B, grad_C, grad_D, grad_z, grad_delta_bias}; the gradients of

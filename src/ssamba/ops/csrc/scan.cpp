@@ -45,6 +45,8 @@ struct Scan {
   bool has_z, softplus, reverse;
   int64_t batch, len, dim, nstate;
   bool accumulate = false;  // forward: add y to the output instead of overwriting it
+  const float* dt_w = nullptr;  // forward: (rank, dim); delta then holds (batch, len, rank) inputs
+  int64_t rank = 0;
   int64_t time(int64_t p) const { return reverse ? len - 1 - p : p; }
 };
 
@@ -77,8 +79,18 @@ void gather_A(const Scan& s, int64_t d0, float scale, vf* out) {
 SSAMBA_INLINE vf load_or_zero(const float* p, int64_t d0, Lanes ln) { return p ? load(p + d0, ln) : vf{}; }
 
 // dt for one row, and d dt / d delta in *slope.
-SSAMBA_INLINE vf step_size(const Scan& s, int64_t b, int64_t t, int64_t d0, Lanes ln, vf bias, vf* slope) {
-  const vf x = load(s.delta.row(b, t) + d0, ln) + bias;
+// With `dt_w`: the step inputs delta_row . dt_w of positions [p0, p1) (at most kTile) into dst,
+// rank outer so that each weight vector is loaded once per tile.
+void low_rank_steps(const Scan& s, int64_t b, int64_t d0, int64_t p0, int64_t p1, Lanes ln, vf* dst) {
+  for (int64_t p = p0; p < p1; ++p) dst[p - p0] = vf{};
+  for (int64_t k = 0; k < s.rank; ++k) {
+    const vf w = load(s.dt_w + k * s.dim + d0, ln);
+    for (int64_t p = p0; p < p1; ++p) dst[p - p0] += w * s.delta.row(b, s.time(p))[k];
+  }
+}
+
+SSAMBA_INLINE vf step_size(const Scan& s, vf input, vf bias, vf* slope) {
+  const vf x = input + bias;
   if (!s.softplus) {
     *slope = splat(1.f);
     return x;
@@ -94,11 +106,14 @@ void fwd_tile(const Scan& s, int64_t b, int64_t d0, int64_t p0, int64_t p1, cons
   const Lanes ln = lanes(s.dim - d0);
   Vecs<NS> a2(ns, a2_in), h(ns, state);
   const vf dskip = load_or_zero(s.D, d0, ln), bias = load_or_zero(s.bias, d0, ln);
+  vf steps[kTile];
+  if (s.dt_w) low_rank_steps(s, b, d0, p0, p1, ln, steps);
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t t = s.time(p);
     vf slope;
     const vf u = load(s.u.row(b, t) + d0, ln);
-    const vf dt = step_size(s, b, t, d0, ln, bias, &slope);
+    const vf input = s.dt_w ? steps[p - p0] : load(s.delta.row(b, t) + d0, ln);
+    const vf dt = step_size(s, input, bias, &slope);
     const vf dtu = dt * u;
     const float* Br = s.B.row(b, t);
     const float* Cr = s.C.row(b, t);
@@ -172,7 +187,7 @@ void bwd_tile(const Scan& s, const Grads& g, int64_t b, int64_t d0, int64_t k, i
   for (int n = 0; n < ns; ++n) hs[n] = load(ckpt + ((b * nck + k) * ns + n) * s.dim + d0, ln);
   for (int64_t j = 0; j < m; ++j) {
     const int64_t t = s.time(p0 + j);
-    const vf dt = step_size(s, b, t, d0, ln, bias, &buf.slopes[j]);
+    const vf dt = step_size(s, load(s.delta.row(b, t) + d0, ln), bias, &buf.slopes[j]);
     const vf dtu = dt * load(s.u.row(b, t) + d0, ln);
     const float* Br = s.B.row(b, t);
 #pragma GCC unroll 16
@@ -299,12 +314,12 @@ void check_vec(const at::Tensor& t, const char* name, int64_t numel) {
 
 Scan make_scan(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& B,
                const at::Tensor& C, const OptTensor& D, const OptTensor& z, const OptTensor& delta_bias,
-               bool softplus, bool reverse) {
+               bool softplus, bool reverse, int64_t delta_width = -1) {
   TORCH_CHECK(u.dim() == 3 && A.dim() == 2, "u must be (batch, length, channels) and A (channels, states)");
   const int64_t batch = u.size(0), len = u.size(1), dim = u.size(2), nstate = A.size(1);
   TORCH_CHECK(A.size(0) == dim, "A must have one row per channel");
   check_seq(u, "u", batch, len, dim);
-  check_seq(delta, "delta", batch, len, dim);
+  check_seq(delta, "delta", batch, len, delta_width < 0 ? dim : delta_width);
   check_seq(B, "B", batch, len, nstate);
   check_seq(C, "C", batch, len, nstate);
   check_vec(A, "A", dim * nstate);
@@ -332,8 +347,17 @@ int64_t group_start(int64_t grp, int64_t groups, int64_t nb) { return grp * nb /
 std::vector<at::Tensor> scan_fwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
                                  const at::Tensor& B, const at::Tensor& C, const OptTensor& D,
                                  const OptTensor& z, const OptTensor& delta_bias, bool softplus, bool reverse,
-                                 int64_t chunk, const OptTensor& out_opt, bool accumulate) {
-  Scan s = make_scan(u, delta, A, B, C, D, z, delta_bias, softplus, reverse);
+                                 int64_t chunk, const OptTensor& out_opt, bool accumulate,
+                                 const OptTensor& dt_proj) {
+  TORCH_CHECK(!dt_proj || (chunk == 0 && dt_proj->dim() == 2 && dt_proj->size(0) == u.size(2)),
+              "dt_proj must be (channels, rank) and is for the forward pass only (chunk 0)");
+  const at::Tensor dt_w = dt_proj ? dt_proj->t().contiguous() : at::Tensor();
+  Scan s = make_scan(u, delta, A, B, C, D, z, delta_bias, softplus, reverse, dt_proj ? dt_w.size(0) : -1);
+  if (dt_proj) {
+    check_vec(dt_w, "dt_proj", dt_w.numel());
+    s.dt_w = dt_w.data_ptr<float>();
+    s.rank = dt_w.size(0);
+  }
   const int64_t tile = chunk > 0 ? chunk : kTile, nb = blocks(s.dim), groups = channel_groups(s.batch, s.dim);
   TORCH_CHECK(!accumulate || out_opt, "accumulate needs an output tensor");
   at::Tensor out = out_opt ? *out_opt : at::empty({s.batch, s.len, s.dim}, u.options());
