@@ -30,7 +30,8 @@ SHAPES = [
     (3, 40, 16, 130),
     (1, 16, 4, 255),
 ]
-CONV_SHAPES = [(2, 1, 24, 4), (3, 37, 40, 4), (1, 20, 16, 3)]  # (batch, length, channels, width)
+# (batch, length, channels, width); lengths past 64 span several forward work items
+CONV_SHAPES = [(2, 1, 24, 4), (3, 37, 40, 4), (1, 20, 16, 3), (2, 200, 24, 4), (1, 130, 16, 3)]
 # (D, z, delta_bias, softplus) present or not
 OPTIONS = [
     (True, True, True, True),
