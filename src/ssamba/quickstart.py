@@ -200,16 +200,6 @@ def _finetune_and_test(config: FinetuneConfig, out: Path) -> dict[str, Any]:
     }
 
 
-def scan_backend_name(model: str) -> str:
-    """The selective-scan backend SSAMBA models use on CPU ("none" for attention models)."""
-    from ssamba.models.registry import model_config
-    from ssamba.ops.selective_scan import resolve_backend_name
-
-    if model_config(model).family != "ssamba":
-        return "none"
-    return resolve_backend_name("auto", False)
-
-
 def run_quickstart(
     recipe: QuickstartRecipe,
     out: str | Path,
@@ -225,10 +215,14 @@ def run_quickstart(
     if task not in TASK_LABEL_KEYS:
         raise ConfigError(f"--task must be one of {sorted(TASK_LABEL_KEYS)}, got {task!r}")
     out = Path(out)
-    backend = scan_backend_name(recipe.model)
-    if backend == "selective_scan_ref":
+    from ssamba.models.registry import model_config
+    from ssamba.ops.selective_scan import model_scan_backend
+
+    backend = model_scan_backend(model_config(recipe.model), False)
+    if backend in ("reference", "chunked"):
         logger.warning(
-            "SSAMBA runs on the slow reference selective scan here: expect far more than 20 minutes"
+            "SSAMBA runs on the slow pure-PyTorch selective scan (%s) here: expect far more than 20 minutes",
+            backend,
         )
     began = time.perf_counter()
     pretrain_manifest, splits = write_manifests(fsdd_recordings(data, cache_dir), out, labels_per_class)

@@ -14,6 +14,7 @@ from ssamba.errors import ConfigError
 from ssamba.features import (
     FEATURE_PRESETS,
     FeatureConfig,
+    compute_fbank,
     extract_features,
     feature_preset,
     normalize,
@@ -158,3 +159,21 @@ def test_feature_preset_errors() -> None:
 def test_invalid_values_name_the_field(changes: dict, field: str) -> None:
     with pytest.raises(ValueError, match=f"FeatureConfig.{field}"):
         FeatureConfig(**changes)
+
+
+def test_high_freq_puts_every_mel_filter_below_it() -> None:
+    """With high_freq=4000 a 6 kHz tone only leaks into the bands (window side lobes, > 40 dB down)
+    while a 3.5 kHz tone reaches the top bands at full level, as 6 kHz does with the default bands."""
+    t = torch.arange(16000) / 16000
+    config = FeatureConfig(high_freq=4000.0)
+    above = compute_fbank(0.5 * torch.sin(2 * torch.pi * 6000 * t), config)
+    inside = compute_fbank(0.5 * torch.sin(2 * torch.pi * 3500 * t), config)
+    full_band = compute_fbank(0.5 * torch.sin(2 * torch.pi * 6000 * t), FeatureConfig())
+    assert inside[:, -20:].max() > full_band.max() - 1.0
+    assert above.max() < full_band.max() - 10.0  # log power: 10 = 43 dB
+
+
+@pytest.mark.parametrize("high_freq", [9000.0, -8000.0, 15.0, float("nan")])
+def test_high_freq_outside_the_band_is_rejected(high_freq: float) -> None:
+    with pytest.raises(ConfigError, match="high_freq"):
+        FeatureConfig(high_freq=high_freq)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-from torch import nn
 
 from ssamba.bench.contention import CpuClock, is_disturbed
 from ssamba.bench.memory import (
@@ -33,6 +32,7 @@ from ssamba.bench.memory import (
     trim_heap,
 )
 from ssamba.errors import ConfigError
+from ssamba.ops.selective_scan import model_scan_backend
 
 logger = logging.getLogger(__name__)
 
@@ -123,15 +123,6 @@ def iter_series(config: BenchConfig) -> Iterator[list[Point]]:
         for attn in attns:
             for batch in config.batches:
                 yield [Point(model, attn, batch, t) for t in sorted(set(config.tokens))]
-
-
-def scan_backend_name(model: nn.Module, device: str) -> str:
-    """Name of the selective-scan backend an SSAMBA model will use on `device` ("-" for SSAST)."""
-    if model.config.family != "ssamba":
-        return NO_ATTN
-    from ssamba.ops.selective_scan import resolve_backend_name
-
-    return resolve_backend_name(model.config.scan_backend, device.startswith("cuda"))
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -255,7 +246,7 @@ def measure_point(point: Point, config: BenchConfig, clock: CpuClock | None, cpu
     try:
         with address_space_limit(cap):
             runner = _Runner(point, config)
-            record["scan_backend"] = scan_backend_name(runner.model, config.device)
+            record["scan_backend"] = model_scan_backend(runner.model.config, config.device.startswith("cuda"))
             warm = [runner.forward_s() for _ in range(config.warmup)]
             record["warmup_s"] = max(warm, default=None)
             if warm and max(warm) * config.repeats > config.time_budget_s:

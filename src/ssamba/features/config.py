@@ -24,7 +24,9 @@ class FeatureConfig:
 
     `mean`/`std` are the dataset's fbank statistics used by `normalize`; `target_length` is the
     number of 10 ms frames the model sees; `subtract_waveform_mean` is the official loaders'
-    `w - w.mean()` (the SUPERB/s3prl front end skips it).
+    `w - w.mean()` (the SUPERB/s3prl front end skips it). `high_freq` is the upper edge of the
+    mel filters in Hz (Kaldi's option: 0 = the Nyquist frequency, negative = below it), e.g. 4000
+    for narrow-band audio upsampled to 16 kHz, whose upper half would otherwise hold no signal.
     """
 
     sample_rate: int = 16000
@@ -35,6 +37,7 @@ class FeatureConfig:
     mean: float = -4.2677393
     std: float = 4.5689974
     subtract_waveform_mean: bool = True
+    high_freq: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject impossible values, naming the field."""
@@ -55,6 +58,13 @@ class FeatureConfig:
             raise ConfigError(
                 "FeatureConfig.target_length must be at least 16 frames (one patch), "
                 f"got {self.target_length}"
+            )
+        nyquist = self.sample_rate / 2
+        top = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
+        if not (math.isfinite(self.high_freq) and 20.0 < top <= nyquist):
+            raise ConfigError(
+                f"FeatureConfig.high_freq must put the mel filters' top edge in (20, {nyquist:g}] Hz "
+                f"(0 = Nyquist, negative = below it), got {self.high_freq}"
             )
         if not math.isfinite(self.mean):
             raise ConfigError(f"FeatureConfig.mean must be a finite number, got {self.mean}")
@@ -131,6 +141,7 @@ def compute_fbank(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor
         frame_shift_ms=config.frame_shift_ms,
         window="hanning",
         dither=0.0,
+        high_freq=config.high_freq,
         use_energy=False,
         htk_compat=True,
     )

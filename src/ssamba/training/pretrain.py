@@ -9,7 +9,6 @@ comparable across steps and runs.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from ssamba.data import AudioClipDataset, Manifest, read_manifest
 from ssamba.errors import ConfigError
 from ssamba.features import FeatureConfig
 from ssamba.models import MSPMPretrainer, create_model
+from ssamba.ops.selective_scan import model_scan_backend
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream
 from ssamba.training.config import DataConfig, PretrainConfig
@@ -171,7 +171,7 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
     )
     logger.info(
         "pretraining %s: %d patches, %d masked (validation %d), %d training clips, "
-        "micro-batch %d x %d rank(s) x %d accumulation, scan backend env %s",
+        "micro-batch %d x %d rank(s) x %d accumulation, selective scan: %s",
         config.model,
         model.grid[0] * model.grid[1],
         config.mspm.num_masked,
@@ -180,7 +180,7 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
         micro,
         ctx.world_size,
         loop.grad_accum,
-        os.environ.get("SSAMBA_SCAN_BACKEND", "auto"),
+        model_scan_backend(model.config, ctx.device.type == "cuda"),
     )
     return task, features
 
