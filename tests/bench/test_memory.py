@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from ssamba.bench.efficiency import _is_oom
-from ssamba.bench.memory import PeakRSSSampler, address_space_limit, trim_heap
+from ssamba.bench.memory import (
+    FAST_INTERVAL_S,
+    SLOW_INTERVAL_S,
+    PeakRSSSampler,
+    address_space_limit,
+    trim_heap,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -19,7 +25,7 @@ SIZE = 200 * 2**20
 
 def test_sampler_measures_a_known_allocation_within_10_percent() -> None:
     trim_heap()
-    with PeakRSSSampler() as sampler:
+    with PeakRSSSampler(interval_s=FAST_INTERVAL_S) as sampler:
         start = sampler.sampled_peak_bytes
         buffer = np.ones(SIZE, dtype=np.uint8)  # every page touched
         time.sleep(0.05)  # long enough for the 1 ms sampling thread to see it
@@ -37,6 +43,13 @@ def test_high_water_mark_catches_a_spike_between_samples() -> None:
     if sampler.hwm_bytes is None:
         pytest.skip("this kernel does not allow resetting VmHWM")
     assert sampler.peak_bytes - start == pytest.approx(SIZE, rel=0.1)
+
+
+def test_default_period_is_slow_only_where_the_kernel_keeps_the_peak() -> None:
+    with PeakRSSSampler() as sampler:
+        pass
+    expected = FAST_INTERVAL_S if sampler.hwm_bytes is None else SLOW_INTERVAL_S
+    assert sampler.interval_s == expected
 
 
 def test_address_space_cap_turns_overallocation_into_a_catchable_oom() -> None:

@@ -120,7 +120,7 @@ void fwd_tile(const Scan& s, int64_t b, int64_t d0, int64_t p0, int64_t p1, cons
     vf acc[4] = {};
 #pragma GCC unroll 16
     for (int n = 0; n < ns; ++n) {
-      h[n] = vexp2(dt * a2[n]) * h[n] + dtu * Br[n];
+      h[n] = vexp2_half(dt * a2[n] + 0.5f) * h[n] + dtu * Br[n];
       acc[n & 3] += h[n] * Cr[n];
     }
     vf y = (acc[0] + acc[1]) + (acc[2] + acc[3]) + dskip * u;
@@ -192,7 +192,7 @@ void bwd_tile(const Scan& s, const Grads& g, int64_t b, int64_t d0, int64_t k, i
     const float* Br = s.B.row(b, t);
 #pragma GCC unroll 16
     for (int n = 0; n < ns; ++n) {
-      const vf dA = vexp2(dt * a2[n]);
+      const vf dA = vexp2_half(dt * a2[n] + 0.5f);
       dAs[j * ns + n] = dA;
       hs[(j + 1) * ns + n] = dA * hs[j * ns + n] + dtu * Br[n];
     }

@@ -108,22 +108,24 @@ SSAMBA_INLINE vf pow2_parts(vf n, vf f) {
 #endif
 }
 
-// 2^x: underflows to 0, overflows to inf, propagates NaN. The scan's decays use it with A
-// pre-scaled by log2(e), saving a multiply per state. One degree less than `pow2_parts` (a
-// near-minimax quintic, about 2.5e-7 relative error): the decay is the scan's innermost cost.
-SSAMBA_INLINE vf vexp2(vf x) {
-  const vf n = round_exponent(x), f = x - n;
-  vf p = splat(1.32764154e-3f);
-  p = p * f + 9.67552885e-3f;
-  p = p * f + 5.55071346e-2f;
-  p = p * f + 2.40221202e-1f;
-  p = p * f + 6.93146944e-1f;
-  p = p * f + 1.00000012f;
-#if defined(__AVX512F__)
-  return reinterpret_cast<vf>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
+// 2^(t - 1/2), the scan's decay exp(dt A) with A pre-scaled by log2(e) and the half folded into
+// the caller's multiply (t = dt * a2 + 0.5, one FMA): the decay is the scan's innermost cost.
+// AVX-512: g = t - floor(t) in one `vreduceps`, 2^(g - 1/2) from a near-minimax quintic on
+// [0, 1) (about 2e-7 relative error), times 2^floor(t) by `vscalefps` (0 on underflow).
+SSAMBA_INLINE vf vexp2_half(vf t) {
+#if defined(__AVX512DQ__)
+  const __m512 tv = reinterpret_cast<__m512>(t);
+  const vf g = reinterpret_cast<vf>(_mm512_reduce_ps(tv, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+  vf p = splat(1.32764538e-3f);
+  p = p * g + 6.35642465e-3f;
+  p = p * g + 3.94751690e-2f;
+  p = p * g + 1.69814244e-1f;
+  p = p * g + 4.90133226e-1f;
+  p = p * g + 7.07106709e-1f;
+  return reinterpret_cast<vf>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), tv));
 #else
-  const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
-  return p * reinterpret_cast<vf>(bits);
+  const vf x = t - 0.5f, n = round_exponent(x);
+  return pow2_parts(n, x - n);
 #endif
 }
 
