@@ -185,3 +185,49 @@ def test_init_from_official_checkpoints(shared_dir: Path) -> None:
     reference = torch.load(official / "ssast_official_finetuned.pth", map_location="cpu", weights_only=True)
     block = next(k for k in reference if k.endswith("blocks.0.attn.qkv.weight"))
     assert torch.equal(tuned.encoder.blocks[0].attn.qkv.weight, reference[block])
+
+
+def test_stop_signal_returns_a_resume_hint_and_128_plus_signum(
+    split_manifest: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The engine's graceful stop (tested with a real SIGTERM in test_signals) reaches the CLI."""
+    from ssamba.cli.main import main
+    from ssamba.training import finetune as finetune_module
+    from ssamba.training.engine import TrainResult
+
+    monkeypatch.setattr(
+        finetune_module.Trainer, "run", lambda self, resume=False: TrainResult(step=3, signum=15)
+    )
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(tiny_finetune_recipe(split_manifest)))
+    assert main(["finetune", "--config", str(path), "--out", str(tmp_path / "run")]) == 128 + 15
+    assert f"stopped at step 3; continue with: --resume --out {tmp_path / 'run'}" in capsys.readouterr().out
+    assert not (tmp_path / "run" / "final").exists() and not (tmp_path / "run" / "results.json").exists()
+
+
+def test_balanced_sampler_draws_by_psla_weights(split_manifest: Path, tmp_path: Path, monkeypatch) -> None:
+    from ssamba.data.samplers import WeightedDistributedSampler
+    from ssamba.training import finetune as finetune_module
+    from ssamba.training.batches import BatchStream
+
+    stream = BatchStream(
+        list(range(4)), 2, seed=0, rank=0, world_size=1, weights=torch.tensor([0.0, 0, 1, 3])
+    )
+    assert isinstance(stream.sampler, WeightedDistributedSampler)
+    stream.sampler.set_epoch(0)
+    drawn = list(stream.sampler)
+    assert len(drawn) == 4 and set(drawn) <= {2, 3}
+    with pytest.raises(ConfigError, match="3 sampling weights for 4"):
+        BatchStream(list(range(4)), 2, seed=0, rank=0, world_size=1, weights=torch.ones(3))
+    weighed = []
+    psla = finetune_module.psla_weights
+    monkeypatch.setattr(
+        finetune_module, "psla_weights", lambda manifest: weighed.append(manifest) or psla(manifest)
+    )
+    recipe = tiny_finetune_recipe(split_manifest)
+    recipe["data"]["sampler"] = "balanced"
+    recipe["train"]["epochs"] = 1
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    summary = run_finetune(load_config(FinetuneConfig, path), tmp_path / "run")
+    assert len(weighed) == 1 and len(weighed[0]) == summary["train_clips"] == 12

@@ -21,6 +21,10 @@ def _finetune(args: argparse.Namespace) -> int:
     config = load_config(FinetuneConfig, args.config, overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     summary = run_finetune(config, out, resume=args.resume)
+    if "stopped" in summary:
+        stopped = summary["stopped"]
+        print(f"stopped at step {stopped['step']}; continue with: --resume --out {out}")
+        return 128 + stopped["signum"]
     test = summary["test"]
     if test is not None:
         print(f"test accuracy {test['accuracy']:.4f}, mAP {test['mAP']:.4f} ({summary['selection']})")

@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ssamba.data import ResumableSampler
+from ssamba.data import ResumableSampler, WeightedDistributedSampler
 from ssamba.errors import ConfigError
 
 
 class BatchStream:
-    """Yields micro-batches forever (shuffled per epoch, partial batches dropped), rank's share only."""
+    """Yields micro-batches forever (shuffled per epoch, partial batches dropped), rank's share only.
+
+    With `weights`, each epoch draws as many clips as the dataset holds from those weights (with
+    replacement) instead of shuffling every clip once.
+    """
 
     def __init__(
         self,
@@ -27,13 +32,20 @@ class BatchStream:
         rank: int,
         world_size: int,
         num_workers: int = 0,
+        weights: torch.Tensor | None = None,
     ) -> None:
         self.dataset = dataset
         self.micro_batch = micro_batch
         self.num_workers = num_workers
-        self.sampler = ResumableSampler(
-            len(dataset), shuffle=True, seed=seed, rank=rank, world_size=world_size
-        )
+        self.sampler: ResumableSampler | WeightedDistributedSampler
+        if weights is None:
+            self.sampler = ResumableSampler(
+                len(dataset), shuffle=True, seed=seed, rank=rank, world_size=world_size
+            )
+        else:
+            if len(weights) != len(dataset):
+                raise ConfigError(f"{len(weights)} sampling weights for {len(dataset)} training clips")
+            self.sampler = WeightedDistributedSampler(weights, seed=seed, rank=rank, world_size=world_size)
         if self.sampler.share_size < micro_batch:
             raise ConfigError(
                 f"{len(dataset)} training clips over {world_size} rank(s) cannot fill one micro-batch of "

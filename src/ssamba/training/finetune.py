@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from ssamba.config import to_dict
-from ssamba.data import AudioClipDataset, LabelMap, Manifest, read_manifest
+from ssamba.data import AudioClipDataset, LabelMap, Manifest, psla_weights, read_manifest
 from ssamba.errors import ConfigError, ManifestError
 from ssamba.metrics import classification_metrics, confusion_matrix, plot_confusion, write_metrics
 from ssamba.models import AudioClassifier
@@ -336,8 +336,20 @@ def _loop_config(config: FinetuneConfig, steps_per_epoch: int) -> LoopConfig:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class StoppedRun:
+    """A fine-tuning run ended early by SIGTERM/SIGINT at `step`, its checkpoint written."""
+
+    step: int
+    signum: int
+
+
 def run_finetune(config: FinetuneConfig, out_dir: str | Path, resume: bool = False) -> dict[str, Any]:
-    """Fine-tune (or linear-probe) as `config` says; writes `final/`, metrics and `results.json`."""
+    """Fine-tune (or linear-probe) as `config` says; writes `final/`, metrics and `results.json`.
+
+    A run stopped by a signal returns `{"stopped": {"step", "signum"}}` (nothing tested or saved
+    beyond its checkpoint; `resume=True` continues it).
+    """
     import json
 
     import yaml
@@ -354,6 +366,8 @@ def run_finetune(config: FinetuneConfig, out_dir: str | Path, resume: bool = Fal
         selection = "linear_probe"
     else:
         selection = _train_full(model, config, out, train_set, valid_set, label_map, resume)
+        if isinstance(selection, StoppedRun):
+            return {"stopped": {"step": selection.step, "signum": selection.signum}}
     save_final(model, out / "final", config, label_map)
     test = _test_report(model, test_set, label_map, config, out)
     summary = {
@@ -376,8 +390,9 @@ def _train_full(
     valid_set: Dataset | None,
     label_map: LabelMap,
     resume: bool,
-) -> str:
-    """Train in place; leaves the selected weights in `model`; returns how they were selected."""
+) -> str | StoppedRun:
+    """Train in place; leaves the selected weights in `model`; returns how they were selected, or
+    where a stop signal interrupted the run (its last checkpoint resumes it)."""
     steps_per_epoch = len(train_set) // config.train.batch_size  # type: ignore[arg-type]
     if steps_per_epoch < 1:
         raise ConfigError(
@@ -393,6 +408,7 @@ def _train_full(
             rank=ctx.rank,
             world_size=ctx.world_size,
             num_workers=loop.num_workers,
+            weights=psla_weights(train_set.manifest) if config.data.sampler == "balanced" else None,
         )
         epoch_end = EpochEnd(config, out, valid_set, label_map)
         metric = config.metric if valid_set is not None else "epoch"
@@ -410,9 +426,11 @@ def _train_full(
         trainer.schedule = EpochSchedule(config.schedule, config.optim.lr, steps_per_epoch, loop.max_steps)
         epoch_end.steps_per_epoch = steps_per_epoch
         epoch_end.step = lambda: trainer.step
-        trainer.run(resume=resume)
+        result = trainer.run(resume=resume)
     finally:
         distributed.teardown()
+    if result.signum is not None:
+        return StoppedRun(result.step, result.signum)
     if config.wa_epochs is not None:
         first, last = config.wa_epochs
         paths = [epoch_end.epoch_path(e) for e in range(first, last + 1)]

@@ -21,7 +21,9 @@ class FinetuneData:
     `valid_split` empty: no model selection (the last epoch, or the weight average, is final);
     `label_key` "label" uses the manifest labels, any other field (e.g. "speaker") becomes the label;
     `label_map` (labels JSON or `class_labels_indices.csv`) fixes the classes, else the sorted
-    labels of the training split.
+    labels of the training split. `sampler` "balanced" draws training clips with PSLA weights
+    (sum over a clip's labels of 1 / label count, with replacement, one epoch = as many draws as
+    clips), as the official AudioSet-2M recipes do; "uniform" shuffles every clip once per epoch.
     """
 
     manifest: str
@@ -33,6 +35,7 @@ class FinetuneData:
     label_map: str | None = None
     feature_preset: str = "audioset"
     features: dict[str, Any] = field(default_factory=dict)
+    sampler: Literal["uniform", "balanced"] = "uniform"
 
     def feature_config(self):
         """The `FeatureConfig` of this data section."""
