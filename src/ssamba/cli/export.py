@@ -35,13 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
     onnx = formats.add_parser(
         "onnx",
-        help="ONNX (dynamic batch and time axes for SSAST; needs the onnx extra)",
+        help="ONNX with dynamic batch and time axes (needs the onnx extra)",
         description="Export to ONNX (input 'fbank' (batch, frames, mel bins)) and check it with onnxruntime.",
     )
     onnx.add_argument("model", help="registry name, save_pretrained folder, Hub id or official .pth")
     onnx.add_argument("out", help="output .onnx file")
     onnx.add_argument("--frames", type=int, default=None, help="example length (default: model input length)")
-    onnx.add_argument("--static", action="store_true", help="fixed batch and time axes (always for SSAMBA)")
+    onnx.add_argument("--static", action="store_true", help="fixed batch and time axes")
     onnx.add_argument("--batch", type=int, default=1, help="example batch size (the fixed one when static)")
     onnx.add_argument("--skip-check", action="store_true", help="skip the onnxruntime parity check")
     onnx.set_defaults(handler=run_onnx)

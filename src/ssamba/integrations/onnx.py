@@ -1,10 +1,10 @@
-"""ONNX export of SSAST and SSAMBA classifiers/feature extractors.
+"""ONNX export of SSAST and SSAMBA classifiers/feature extractors, with dynamic batch and time axes.
 
-SSAST graphs have dynamic batch and time axes: the position embedding is adapted to the input's
-patch grid by bilinear interpolation (exact at the trained length and for longer inputs; the eager
-model centre-crops shorter ones). SSAMBA's selective scan uses the export backend (an ONNX `Scan`
-over the tokens); its graphs are exported for a fixed (batch, frames) for now, because torch.export
-specialises the batch size inside the scan operator. Long audio is cut into fixed windows anyway.
+The position embedding is adapted to the input's patch grid by bilinear interpolation (exact at
+the trained length and for longer inputs; the eager model centre-crops shorter ones). SSAMBA's
+selective scan uses the export backend (an ONNX `Scan` over the tokens, whose trip count follows
+the input). SSAMBA graphs need at least two patch columns (`patch + stride` frames, 32 for the
+stride-16 models): the exporter specialises the one-column case.
 """
 
 from __future__ import annotations
@@ -62,6 +62,12 @@ def export_scan(model: nn.Module) -> Iterator[None]:
             mixer.scan_backend = backend
 
 
+def min_dynamic_frames(model: AudioClassifier) -> int:
+    """Shortest input a dynamic graph accepts: one patch (SSAST), two patch columns (SSAMBA)."""
+    patch, stride = model.config.patch_shape[1], model.config.patch_stride[1]
+    return patch + stride if model.config.family == "ssamba" else patch
+
+
 def export_onnx(
     model: AudioClassifier,
     path: str | Path,
@@ -72,25 +78,22 @@ def export_onnx(
 ) -> Path:
     """Write `model` as ONNX with input "fbank" (batch, frames, mel bins) and output "output".
 
-    `dynamic=None` means dynamic axes for SSAST and a fixed shape for SSAMBA (see the module note).
+    Dynamic batch and time axes unless `dynamic=False` (`None`: dynamic); `frames` and `batch`
+    shape the example input (the fixed shape when static).
     """
-    if dynamic is None:
-        dynamic = model.config.family == "ssast"
-    if dynamic and model.config.family == "ssamba":
-        raise ValueError("SSAMBA graphs are exported with a fixed shape; pass dynamic=False (or None)")
     require_extra("onnxscript", "onnx")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     example = torch.randn(batch, frames or model.config.input_tdim, model.config.num_mel_bins)
     dynamic_shapes = None
-    if dynamic:
-        min_frames = model.config.patch_shape[1]
+    if dynamic is not False:
+        min_frames = min_dynamic_frames(model)
         dims = {0: torch.export.Dim("batch", min=1, max=1024), 1: torch.export.Dim("frames", min=min_frames)}
         dynamic_shapes = {"fbank": dims}
     with export_scan(model), torch.no_grad():
         program = torch.onnx.export(
-            ExportGraph(model),
+            ExportGraph(model).eval(),
             (example,),
             input_names=["fbank"],
             output_names=["output"],
