@@ -133,3 +133,44 @@ def test_prep_iemocap(tmp_path: Path) -> None:
         ("happy", "2F", "2"),
         ("angry", "2M", "2"),
     ]
+
+
+def test_esc50_cross_validation_reports_the_best_fold_averaged_epoch(tmp_path: Path, fsdd_dir: Path) -> None:
+    """Five tiny folds (FSDD digits 0/1 as two 'categories'), two epochs each, through the CV driver."""
+    rows = []
+    for fold in range(1, 6):
+        for digit in (0, 1):
+            for take in (2 * fold, 2 * fold + 1):
+                wav = fsdd_dir / "recordings" / f"{digit}_jackson_{take}.wav"
+                rows.append({"audio": str(wav), "label": f"c{digit}", "fold": str(fold)})
+    manifest = tmp_path / "esc.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    cv = _script("esc50_cv")
+    out = tmp_path / "cv"
+    sets = [
+        f"data.manifest={manifest}",
+        'data.features={"target_length": 48}',
+        'model_overrides={"depth": 1, "patch_stride": [16, 16]}',
+        "train.epochs=2",
+        "train.batch_size=4",
+        "train.num_workers=0",
+        "train.progress=false",
+        "train.plot=false",
+    ]
+    argv = [
+        "--config",
+        str(RECIPES / "esc50.yaml"),
+        "--out",
+        str(out),
+        *(x for s in sets for x in ("--set", s)),
+    ]
+    report = cv.main(argv)
+    curves = {fold: cv.epoch_curve(out / f"fold_{fold}") for fold in cv.FOLDS}
+    assert all(sorted(curve) == [1, 2] for curve in curves.values())
+    mean = {e: sum(c[e] for c in curves.values()) / 5 for e in (1, 2)}
+    best = max((1, 2), key=lambda e: (mean[e], -e))
+    assert report["best_epoch"] == best and report["accuracy"] == pytest.approx(mean[best])
+    assert report["fold_accuracy"] == {fold: curves[fold][best] for fold in cv.FOLDS}
+    assert json.loads((out / "cv_results.json").read_text())["best_epoch"] == best
+    assert (out / "cv_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "fold_3" / "results.json").read_text())["train_clips"] == 16

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from ssamba.training.tracker import read_log
 
@@ -17,8 +18,8 @@ PANELS = (
 )
 
 
-def plot_curves(log_path: str | Path, out_path: str | Path) -> Path | None:
-    """Plot train/val curves of every panel metric present in the log; None when matplotlib is missing."""
+def pyplot(out_path: str | Path) -> Any | None:
+    """matplotlib.pyplot on the Agg backend, or None (logged, naming `out_path`) when not installed."""
     try:
         import matplotlib
 
@@ -26,6 +27,14 @@ def plot_curves(log_path: str | Path, out_path: str | Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         logger.info("matplotlib is not installed (pip install 'ssamba[plot]'); skipping %s", out_path)
+        return None
+    return plt
+
+
+def plot_curves(log_path: str | Path, out_path: str | Path) -> Path | None:
+    """Plot train/val curves of every panel metric present in the log; None when matplotlib is missing."""
+    plt = pyplot(out_path)
+    if plt is None:
         return None
     rows = read_log(log_path)
     panels = [(key, title) for key, title in PANELS if any(key in row for row in rows)]
