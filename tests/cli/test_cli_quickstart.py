@@ -63,3 +63,20 @@ def test_quickstart_smoke(fsdd_dir: Path, tmp_path: Path, capsys: pytest.Capture
         assert 0.0 <= results[name]["accuracy"] <= 1.0 and results[name]["test_clips"] == 300
     assert results["minutes"] > 0 and (tmp_path / "accuracy.png").is_file()
     assert "pretrained" in capsys.readouterr().out
+
+
+def test_recipe_shapes_both_stages_alike(tmp_path: Path) -> None:
+    """Pretraining and fine-tuning see the same 16 x 8 patches; fine-tuning uses the recipe's
+    augmentation and learning rate, pretraining the recipe's masked count."""
+    from ssamba.models.patch import patch_grid
+    from ssamba.quickstart import QuickstartRecipe, finetune_config, pretrain_config
+
+    recipe = QuickstartRecipe()
+    pre = pretrain_config(recipe, tmp_path / "pre.jsonl")
+    fine = finetune_config(recipe, tmp_path / "splits.jsonl", "scratch", "digits")
+    assert pre.model_overrides == {"depth": 2, "patch_shape": (16, 8)}
+    assert fine.model_overrides == {"depth": 2, "patch_shape": (16, 8), "patch_stride": (16, 8)}
+    assert patch_grid(128, recipe.target_length, (16, 8), (16, 8)) == (8, 8)
+    assert 0 < pre.mspm.num_masked < 64
+    assert fine.augment.noise and fine.optim.lr == recipe.finetune_lr
+    assert fine.train.epochs == recipe.finetune_epochs and pre.train.max_steps == recipe.pretrain_steps
