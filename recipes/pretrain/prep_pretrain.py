@@ -7,7 +7,9 @@ AudioSet, as the usual downloaders leave it (file names and nesting inside each 
 LibriSpeech 960 h (the folder holding the subsets; dev/test subsets are not used):
     LIBRISPEECH/{train-clean-100,train-clean-360,train-other-500}/SPK/CHAPTER/*.flac
                                         -> data/librispeech_960h.jsonl
-These are the file names the `recipes/pretrain/*.yaml` configs read.
+These are the file names the `recipes/pretrain/*.yaml` configs read. With `--shards N`, the
+training manifests are also written as tar shards of N clips, all sources shuffled together, in
+OUT/shards/ (use `--set 'data.train_shards=["OUT/shards"]' --set data.train_manifests=[]`).
 
 Usage:
     python recipes/pretrain/prep_pretrain.py --audioset AUDIOSET --librispeech LIBRISPEECH --out data
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import random
 from pathlib import Path
 
-from ssamba.data import Manifest, build_manifest, write_manifest
+from ssamba.data import Manifest, build_manifest, write_manifest, write_shards
 from ssamba.errors import ManifestError
 
 AUDIOSET_FOLDERS = {
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audioset", type=Path, help="AudioSet root (balanced/unbalanced/eval folders)")
     parser.add_argument("--librispeech", type=Path, help="LibriSpeech root (the train-* subsets)")
     parser.add_argument("--out", type=Path, required=True, help="output folder for the manifests")
+    parser.add_argument("--shards", type=int, metavar="N", help="also write the training clips as tar shards")
     args = parser.parse_args(argv)
     if args.audioset is None and args.librispeech is None:
         parser.error("give --audioset, --librispeech or both")
@@ -82,6 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     for name, manifest in manifests.items():
         path = write_manifest(manifest, args.out / f"{name}.jsonl", absolute_paths=True)
         print(f"{len(manifest)} clips -> {path}")
+    if args.shards:
+        train = [e for manifest in manifests.values() for e in manifest if e.split == "train"]
+        random.Random(0).shuffle(train)  # shards mix the sources; the sampler reshuffles every epoch
+        index = write_shards(Manifest(tuple(train)), args.out / "shards", args.shards)
+        print(f"{len(train)} training clips -> {index}")
 
 
 if __name__ == "__main__":

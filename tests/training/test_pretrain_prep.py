@@ -80,3 +80,42 @@ def test_prep_names_the_missing_librispeech_subset(tmp_path: Path) -> None:
 def test_prep_needs_a_dataset(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         _prep().main(["--out", str(tmp_path)])
+
+
+def test_prep_shards_feed_pretraining(tmp_path: Path) -> None:
+    """--shards writes the training clips (not the validation set) as shards pretraining reads."""
+    from ssamba.data import ShardClipDataset
+    from ssamba.features import FeatureConfig
+    from ssamba.training.config import DataConfig
+    from ssamba.training.pretrain import train_dataset
+
+    audioset, librispeech = _fake_layouts(tmp_path)
+    out = tmp_path / "data"
+    argv = [
+        "--audioset",
+        str(audioset),
+        "--librispeech",
+        str(librispeech),
+        "--out",
+        str(out),
+        "--shards",
+        "4",
+    ]
+    _prep().main(argv)
+    data = DataConfig(train_shards=(str(out / "shards"),))
+    dataset = train_dataset(data, FeatureConfig(target_length=16), seed=0)
+    assert isinstance(dataset, ShardClipDataset) and len(dataset) == 2 + 3 + 3
+    assert {e.get("source") for e in dataset.manifest} == {"audioset", "librispeech"}
+    fbank, _ = dataset[0]
+    assert fbank.shape == (16, 128)
+
+
+def test_data_config_takes_manifests_or_shards() -> None:
+    from ssamba.errors import ConfigError
+    from ssamba.training.config import DataConfig
+
+    for bad in ({}, {"train_manifests": ("a.jsonl",), "train_shards": ("s",)}):
+        with pytest.raises(ConfigError, match="train_shards"):
+            DataConfig(**bad)
+    with pytest.raises(ConfigError, match="train_split"):
+        DataConfig(train_shards=("s",), train_split="train")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ssamba.data.augment import AugmentConfig
-from ssamba.data.datasets import AudioClipDataset, SkipBadClips, collate_skip_none
+from ssamba.data.datasets import AudioClipDataset, ShardClipDataset, SkipBadClips, collate_skip_none
 from ssamba.data.labels import LabelMap, psla_weights, read_class_csv
 from ssamba.data.manifests import Manifest, ManifestEntry, read_manifest, write_manifest
 from ssamba.data.samplers import ResumableSampler, WeightedDistributedSampler
 from ssamba.data.scan import MANIFEST_PRESETS, build_manifest, parse_split_rule, preset_options
-from ssamba.data.shards import ShardDataset, write_shards
+from ssamba.data.shards import ShardDataset, index_shards, write_shards
 from ssamba.data.ssast_format import read_ssast_datafile
 from ssamba.data.stats import compute_stats
 
@@ -20,12 +20,14 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "ResumableSampler",
+    "ShardClipDataset",
     "ShardDataset",
     "SkipBadClips",
     "WeightedDistributedSampler",
     "build_manifest",
     "collate_skip_none",
     "compute_stats",
+    "index_shards",
     "parse_split_rule",
     "preset_options",
     "psla_weights",

@@ -8,6 +8,7 @@ clip counts in `index.json`. Nothing is ever extracted to disk; members with abs
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ssamba.data.augment import AugmentConfig
 from ssamba.data.labels import LabelMap
-from ssamba.data.manifests import Manifest, parse_row
+from ssamba.data.manifests import Manifest, ManifestEntry, parse_row
 from ssamba.data.pipeline import ClipPipeline, NoiseBank, decode_audio, seeded_generator
 from ssamba.data.samplers import rank_and_world
 from ssamba.errors import ManifestError
@@ -132,6 +133,60 @@ def resolve_shards(urls: str | Path | Sequence[str | Path]) -> list[Path]:
     return paths
 
 
+SHARD_OFFSET = "shard_offset"  # ManifestEntry.extra keys of an indexed shard member
+SHARD_SIZE = "shard_size"
+
+
+def _member_key(name: str) -> tuple[str, str]:
+    """(sample key, extension) of a member name: `dir/key.ext` -> ("dir/key", "ext")."""
+    folder, _, base = name.rpartition("/")
+    stem, _, ext = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), ext
+
+
+def index_shards(urls: str | Path | Sequence[str | Path], *, require_labels: bool = False) -> Manifest:
+    """A manifest of the clips in tar shards, for random access: each entry's path is its shard
+    and `extra` holds the audio member's byte offset and size (`read_member` reads it)."""
+    entries = []
+    for shard in resolve_shards(urls):
+        try:
+            with tarfile.open(shard, "r:") as tar:
+                groups: dict[str, dict[str, tarfile.TarInfo]] = {}
+                for member in tar:
+                    name = _checked_name(member, shard)
+                    if member.isfile():
+                        key, ext = _member_key(name)
+                        groups.setdefault(key, {})[ext] = member
+                for key, group in groups.items():
+                    where = f"{shard} member {key}"
+                    audio_ext = next((ext for ext in AUDIO_EXTS if ext in group), None)
+                    if "json" not in group or audio_ext is None:
+                        raise ManifestError(f"{where}: needs a .json row and an audio member ({AUDIO_EXTS})")
+                    handle = tar.extractfile(group["json"])
+                    try:
+                        row = json.loads(handle.read() if handle is not None else b"")
+                    except ValueError as exc:
+                        raise ManifestError(f"{where}.json: not valid JSON ({exc})") from None
+                    entry = parse_row(
+                        row, Path("."), where=where, check_files=False, require_labels=require_labels
+                    )
+                    audio = group[audio_ext]
+                    extra = {**entry.extra, SHARD_OFFSET: audio.offset_data, SHARD_SIZE: audio.size}
+                    entries.append(dataclasses.replace(entry, path=shard, extra=extra, where=where))
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise ManifestError(
+                f"{shard}: not a readable tar shard ({exc}); re-create it with ssamba data shard"
+            ) from exc
+    return Manifest(tuple(entries))
+
+
+def read_member(entry: ManifestEntry) -> bytes:
+    """The audio bytes of an `index_shards` entry, read at its offset in the shard."""
+    with open(entry.path, "rb") as handle:
+        handle.seek(entry.extra[SHARD_OFFSET])
+        return handle.read(entry.extra[SHARD_SIZE])
+
+
 def _checked_name(member: tarfile.TarInfo, shard: Path) -> str:
     """The member's name, or ManifestError if it is absolute, escapes with `..`, or is a link."""
     name = member.name
@@ -160,9 +215,7 @@ def _iter_members(shard: Path) -> Iterator[Sample]:
             name = _checked_name(member, shard)
             if member.isdir():
                 continue
-            folder, _, base = name.rpartition("/")
-            stem, _, ext = base.partition(".")
-            key = f"{folder}/{stem}" if folder else stem
+            key, ext = _member_key(name)
             if current and current["__key__"] != key:
                 yield current
                 current = {}

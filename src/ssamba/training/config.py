@@ -113,10 +113,13 @@ class DataConfig:
     """Audio manifests and the front end (`feature_preset` plus `features` field overrides).
 
     `train_split`/`valid_split` select rows by their `split` field (null = every row).
+    `train_shards` reads the training clips from tar shards (`ssamba data shard`) instead of
+    manifests, by random access, so sampling, rank split and exact resume work as with manifests.
     Labels are ignored in pretraining; long clips are randomly cropped to `target_length`.
     """
 
     train_manifests: tuple[str, ...] = ()
+    train_shards: tuple[str, ...] = ()
     valid_manifest: str | None = None
     train_split: str | None = None
     valid_split: str | None = None
@@ -125,8 +128,17 @@ class DataConfig:
     max_valid_clips: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.train_manifests:
-            raise ConfigError("data.train_manifests must list at least one manifest")
+        if bool(self.train_manifests) == bool(self.train_shards):
+            raise ConfigError(
+                "give the training audio as data.train_manifests (JSONL manifests) or data.train_shards "
+                "(tar shards: files, brace patterns like shard-{000000..000009}.tar, folders or "
+                "index.json), one of the two"
+            )
+        if self.train_shards and self.train_split is not None:
+            raise ConfigError(
+                "data.train_split selects manifest rows; shards hold the training clips only "
+                "(write them from that split with ssamba data shard), so leave train_split null"
+            )
 
     def feature_config(self):
         """The `FeatureConfig` this data section describes."""

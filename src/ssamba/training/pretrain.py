@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
 from ssamba.config import to_dict
-from ssamba.data import AudioClipDataset, Manifest, read_manifest
+from ssamba.data import AudioClipDataset, Manifest, ShardClipDataset, read_manifest
 from ssamba.errors import ConfigError
 from ssamba.features import FeatureConfig
 from ssamba.models import MSPMPretrainer, create_model
@@ -103,6 +103,13 @@ def train_manifest(data: DataConfig) -> Manifest:
     return Manifest(tuple(entries))
 
 
+def train_dataset(data: DataConfig, features: FeatureConfig, seed: int) -> AudioClipDataset:
+    """The training clips, unlabelled, from the manifests or the tar shards of `data`."""
+    if data.train_shards:
+        return ShardClipDataset(data.train_shards, None, features, train=True, seed=seed)
+    return AudioClipDataset(train_manifest(data), None, features, train=True, seed=seed)
+
+
 def valid_manifest(data: DataConfig) -> Manifest | None:
     """The held-out manifest (first `max_valid_clips` rows), or None without validation."""
     if data.valid_manifest is None:
@@ -150,7 +157,7 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
     valid_masked = check_masked_counts(config, model)
     loop = config.train
     micro = loop.micro_batch(ctx.world_size)
-    dataset = AudioClipDataset(train_manifest(config.data), None, features, train=True, seed=loop.seed)
+    dataset = train_dataset(config.data, features, loop.seed)
     stream = BatchStream(
         dataset, micro, seed=loop.seed, rank=ctx.rank, world_size=ctx.world_size, num_workers=loop.num_workers
     )
