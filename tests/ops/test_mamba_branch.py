@@ -100,3 +100,21 @@ def test_branch_falls_back_when_the_kernels_cannot_be_built(monkeypatch):
     with pytest.warns(RuntimeWarning, match="command not found"):
         out = mamba_branch(x, z, *weights, reverse=True)
     assert_rel_close(out, mamba_branch_ref(x, z, *weights, reverse=True, scan_backend="reference"), 2e-5)
+
+
+@pytest.mark.parametrize("trained", ["A_log", "D", "conv_weight", "dt_proj_bias"])
+def test_a_trainable_branch_weight_alone_keeps_autograd(cpu_ops, trained):
+    """Inputs without gradients but one trainable weight: the branch must not take the
+    inference-only fused path (which would drop that weight's gradient)."""
+    inputs = branch_inputs(1, 20, 8, 4)
+    x, z = inputs["xz"].chunk(2, dim=-1)
+    weights = {name: inputs[name].clone().requires_grad_(name == trained) for name in PARAMS}
+    out = mamba_branch(
+        x, z, *weights.values(), reverse=True, scan_backend="cpu", add_to=torch.zeros(1, 20, 16)
+    )
+    ref_weights = {name: inputs[name].clone().requires_grad_(name == trained) for name in PARAMS}
+    ref = mamba_branch_ref(x, z, *ref_weights.values(), reverse=True, scan_backend="reference")
+    grad_out = torch.randn_like(ref)
+    (grad,) = torch.autograd.grad(out, weights[trained], grad_out)
+    (expected,) = torch.autograd.grad(ref, ref_weights[trained], grad_out)
+    assert_rel_close(grad, expected, 5e-5, trained)

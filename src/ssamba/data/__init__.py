@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ssamba.data.augment import AugmentConfig
-from ssamba.data.datasets import AudioClipDataset, ShardClipDataset, SkipBadClips, collate_skip_none
+from ssamba.data.datasets import AudioClipDataset, SkipBadClips, collate_skip_none
 from ssamba.data.labels import LabelMap, psla_weights, read_class_csv
 from ssamba.data.manifests import Manifest, ManifestEntry, read_manifest, write_manifest
 from ssamba.data.samplers import ResumableSampler, WeightedDistributedSampler
@@ -20,7 +20,6 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "ResumableSampler",
-    "ShardClipDataset",
     "ShardDataset",
     "SkipBadClips",
     "WeightedDistributedSampler",

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,8 +16,7 @@ from torch.utils.data import Dataset, default_collate
 from ssamba.data.augment import AugmentConfig
 from ssamba.data.labels import LabelMap
 from ssamba.data.manifests import Manifest
-from ssamba.data.pipeline import ClipPipeline, NoiseBank, decode_audio, load_entry, seeded_generator
-from ssamba.data.shards import index_shards, read_member
+from ssamba.data.pipeline import ClipPipeline, NoiseBank, load_entry, seeded_generator
 from ssamba.errors import AudioError
 from ssamba.features import FeatureConfig
 
@@ -75,30 +72,6 @@ class AudioClipDataset(Dataset):
         generator = seeded_generator(self.seed, self.epoch, index)
         waveform, labels = self._clip(index)
         return self.pipeline(waveform, labels, generator, self._partner, self.noise_bank)
-
-
-class ShardClipDataset(AudioClipDataset):
-    """`AudioClipDataset` over tar shards read by random access (`index_shards`): the same items,
-    samplers, rank split and exact resume as manifests, with the audio kept inside the shards."""
-
-    def __init__(
-        self,
-        urls: str | Path | Sequence[str | Path],
-        label_map: LabelMap | None,
-        feature_config: FeatureConfig,
-        *,
-        train: bool = False,
-        augment: AugmentConfig | None = None,
-        seed: int = 0,
-    ) -> None:
-        manifest = index_shards(urls, require_labels=label_map is not None)
-        super().__init__(manifest, label_map, feature_config, train=train, augment=augment, seed=seed)
-
-    def _clip(self, index: int) -> tuple[torch.Tensor, tuple[str, ...]]:
-        entry = self.manifest[index]
-        rate = self.pipeline.feature_config.sample_rate
-        waveform = decode_audio(read_member(entry), rate, entry.start or 0.0, entry.duration, entry.where)
-        return waveform, entry.targets
 
 
 class SkipBadClips(Dataset):

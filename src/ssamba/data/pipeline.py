@@ -43,9 +43,22 @@ def seeded_generator(*keys: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+SHARD_OFFSET = "shard_offset"  # ManifestEntry.extra keys of a clip inside a tar shard (`index_shards`)
+SHARD_SIZE = "shard_size"
+
+
 def load_entry(entry: ManifestEntry, sample_rate: int) -> torch.Tensor:
-    """The clip's waveform `[n]` at `sample_rate`, limited to its `start`/`end` segment."""
+    """The clip's waveform `[n]` at `sample_rate`, limited to its `start`/`end` segment.
+
+    An entry of `index_shards` (its path a tar shard, `extra` holding the audio member's byte
+    offset and size) is read at that offset and decoded in memory.
+    """
     offset = entry.start or 0.0
+    if SHARD_OFFSET in entry.extra:
+        with open(entry.path, "rb") as handle:
+            handle.seek(entry.extra[SHARD_OFFSET])
+            data = handle.read(entry.extra[SHARD_SIZE])
+        return decode_audio(data, sample_rate, offset, entry.duration, entry.where)
     return load_audio(entry.path, sample_rate, mono=True, offset=offset, duration=entry.duration)
 
 

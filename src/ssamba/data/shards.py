@@ -25,8 +25,15 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ssamba.data.augment import AugmentConfig
 from ssamba.data.labels import LabelMap
-from ssamba.data.manifests import Manifest, ManifestEntry, parse_row
-from ssamba.data.pipeline import ClipPipeline, NoiseBank, decode_audio, seeded_generator
+from ssamba.data.manifests import Manifest, parse_row
+from ssamba.data.pipeline import (
+    SHARD_OFFSET,
+    SHARD_SIZE,
+    ClipPipeline,
+    NoiseBank,
+    decode_audio,
+    seeded_generator,
+)
 from ssamba.data.samplers import rank_and_world
 from ssamba.errors import ManifestError
 from ssamba.features import FeatureConfig
@@ -133,10 +140,6 @@ def resolve_shards(urls: str | Path | Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-SHARD_OFFSET = "shard_offset"  # ManifestEntry.extra keys of an indexed shard member
-SHARD_SIZE = "shard_size"
-
-
 def _member_key(name: str) -> tuple[str, str]:
     """(sample key, extension) of a member name: `dir/key.ext` -> ("dir/key", "ext")."""
     folder, _, base = name.rpartition("/")
@@ -145,8 +148,9 @@ def _member_key(name: str) -> tuple[str, str]:
 
 
 def index_shards(urls: str | Path | Sequence[str | Path], *, require_labels: bool = False) -> Manifest:
-    """A manifest of the clips in tar shards, for random access: each entry's path is its shard
-    and `extra` holds the audio member's byte offset and size (`read_member` reads it)."""
+    """A manifest of the clips in tar shards, for random access (e.g. `AudioClipDataset`): each
+    entry's path is its shard and `extra` holds the audio member's byte offset and size, which
+    `load_entry` reads."""
     entries = []
     for shard in resolve_shards(urls):
         try:
@@ -178,13 +182,6 @@ def index_shards(urls: str | Path | Sequence[str | Path], *, require_labels: boo
                 f"{shard}: not a readable tar shard ({exc}); re-create it with ssamba data shard"
             ) from exc
     return Manifest(tuple(entries))
-
-
-def read_member(entry: ManifestEntry) -> bytes:
-    """The audio bytes of an `index_shards` entry, read at its offset in the shard."""
-    with open(entry.path, "rb") as handle:
-        handle.seek(entry.extra[SHARD_OFFSET])
-        return handle.read(entry.extra[SHARD_SIZE])
 
 
 def _checked_name(member: tarfile.TarInfo, shard: Path) -> str:

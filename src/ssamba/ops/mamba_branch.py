@@ -98,33 +98,33 @@ def mamba_branch(
     the fused scan applies the dt projection itself and writes over the convolution output.
     """
     backend = resolve_backend_name(scan_backend, x.is_cuda)
-    inference = not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, z, x_proj_weight)))
+    weights = (conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_proj_bias, A_log, D)
+    tracked = (x, z, add_to, *weights)
+    inference = not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tracked))
+    fused_out = False
     if backend != "cpu":
-        weights = (conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_proj_bias, A_log, D)
         y = mamba_branch_ref(x, z, *weights, reverse, backend)
-        if add_to is None:
-            return y
-        return add_to.add_(y) if inference else add_to + y
-    rank, state = dt_proj_weight.shape[1], A_log.shape[1]
-    xc = conv1d_silu(x, conv_weight, conv_bias, reverse)
-    dt_low, b_t, c_t = F.linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
-    fp32 = xc.dtype == torch.float32 and (add_to is None or add_to.dtype == torch.float32)
-    fused_out = inference and fp32
-    y = selective_scan_bld(
-        xc,
-        dt_low if fused_out else F.linear(dt_low, dt_proj_weight),
-        -A_log.float().exp(),
-        b_t,
-        c_t,
-        D.float(),
-        z,
-        delta_bias=dt_proj_bias.float(),
-        delta_softplus=True,
-        reverse=reverse,
-        out=(xc if add_to is None else add_to) if fused_out else None,
-        accumulate=fused_out and add_to is not None,
-        delta_proj=dt_proj_weight if fused_out else None,
-    )
+    else:
+        rank, state = dt_proj_weight.shape[1], A_log.shape[1]
+        xc = conv1d_silu(x, conv_weight, conv_bias, reverse)
+        dt_low, b_t, c_t = F.linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
+        fp32 = xc.dtype == torch.float32 and (add_to is None or add_to.dtype == torch.float32)
+        fused_out = inference and fp32
+        y = selective_scan_bld(
+            xc,
+            dt_low if fused_out else F.linear(dt_low, dt_proj_weight),
+            -A_log.float().exp(),
+            b_t,
+            c_t,
+            D.float(),
+            z,
+            delta_bias=dt_proj_bias.float(),
+            delta_softplus=True,
+            reverse=reverse,
+            out=(xc if add_to is None else add_to) if fused_out else None,
+            accumulate=fused_out and add_to is not None,
+            delta_proj=dt_proj_weight if fused_out else None,
+        )
     if add_to is None or fused_out:
         return y
     return add_to.add_(y) if inference else add_to + y

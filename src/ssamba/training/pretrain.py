@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
 from ssamba.config import to_dict
-from ssamba.data import AudioClipDataset, Manifest, ShardClipDataset, read_manifest
+from ssamba.data import AudioClipDataset, Manifest, index_shards, read_manifest
 from ssamba.errors import ConfigError
 from ssamba.features import FeatureConfig
 from ssamba.models import MSPMPretrainer, create_model
@@ -105,9 +105,8 @@ def train_manifest(data: DataConfig) -> Manifest:
 
 def train_dataset(data: DataConfig, features: FeatureConfig, seed: int) -> AudioClipDataset:
     """The training clips, unlabelled, from the manifests or the tar shards of `data`."""
-    if data.train_shards:
-        return ShardClipDataset(data.train_shards, None, features, train=True, seed=seed)
-    return AudioClipDataset(train_manifest(data), None, features, train=True, seed=seed)
+    manifest = index_shards(data.train_shards) if data.train_shards else train_manifest(data)
+    return AudioClipDataset(manifest, None, features, train=True, seed=seed)
 
 
 def valid_manifest(data: DataConfig) -> Manifest | None:
