@@ -50,8 +50,8 @@ class QuickstartRecipe:
     64-frame inputs (95 % of FSDD clips fit), a 2-layer (one bidirectional pair) SSAMBA-Tiny on
     16 x 8 patches (mel x frames: 8 x 8 = 64 tokens, 80 ms per token; 16 x 16 patches were 6-12
     points worse), 40 of 64 patches masked in pretraining; fine-tuning on the same patches with
-    a low learning rate (3e-4, which keeps what pretraining learned), SpecAugment and the official
-    noise + time-roll augmentation. `steps_scale` multiplies pretraining steps and fine-tuning
+    layer-wise lr decay (0.65 per layer from the top: the pretrained lower layers move least),
+    SpecAugment and the official noise + time-roll augmentation. `steps_scale` multiplies pretraining steps and fine-tuning
     epochs (smoke tests).
     """
 
@@ -66,7 +66,8 @@ class QuickstartRecipe:
     num_masked: int = 40
     finetune_epochs: int = 40
     finetune_batch: int = 8
-    finetune_lr: float = 3e-4
+    finetune_lr: float = 1e-3
+    layer_decay: float | None = 0.65
     freqm: int = 16
     timem: int = 8
     noise: bool = True
@@ -176,6 +177,7 @@ def finetune_config(recipe: QuickstartRecipe, manifest: Path, init: str, task: s
         model=recipe.model,
         init=init,
         model_overrides={**recipe.overrides(), "patch_stride": tuple(recipe.patch_stride)},
+        layer_decay=recipe.layer_decay,
         augment=AugmentConfig(freqm=recipe.freqm, timem=recipe.timem, mixup=recipe.mixup, noise=recipe.noise),
         optim=OptimConfig(lr=recipe.finetune_lr),
         schedule=FinetuneSchedule(kind="cosine", warmup_steps=20, warmup_interval=5, min_lr=1e-6),

@@ -55,6 +55,28 @@ def test_warmup_staircase_and_head_lr_multiplier() -> None:
     assert isinstance(optimizer, torch.optim.Adam)
 
 
+@pytest.mark.parametrize("name", ["ssast_tiny", "ssamba_tiny"])
+def test_layer_decay_scales_each_layer_from_the_top(name: str) -> None:
+    model = create_model(name, 3, depth=4, input_tdim=48)
+    overrides = ["data.manifest=x.jsonl", "layer_decay=0.5", "head_lr=2", "optim.lr=0.001"]
+    optimizer = build_optimizer(model, load_config(FinetuneConfig, None, overrides))
+    scale_of = {id(p): g["lr_scale"] for g in optimizer.param_groups for p in g["params"]}
+    expected = {"pos_embed": 0.5**5, "patch_embed.proj.weight": 0.5**5, "norm_f.weight": 1.0}
+    expected.update({f"{blocks}.{i}.": 0.5 ** (4 - i) for blocks in ("layers", "blocks") for i in range(4)})
+    seen = 0
+    for param_name, param in model.named_parameters():
+        if param_name.startswith("head."):
+            assert scale_of[id(param)] == 2.0
+            continue
+        local = param_name.removeprefix("encoder.")
+        for prefix, scale in expected.items():
+            if local.startswith(prefix):
+                assert scale_of[id(param)] == pytest.approx(scale), param_name
+                seen += 1
+    assert seen >= 4 * 3 + 2
+    assert len(scale_of) == sum(1 for _ in model.parameters())
+
+
 def test_average_state_dicts_is_the_uniform_mean(tmp_path: Path) -> None:
     states = [{"w": torch.randn(3, 4), "n": torch.tensor([i])} for i in range(3)]
     paths = []

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ssamba.models.layers import DropPath
+from ssamba.ops.inference import apply_linear
 from ssamba.ops.mamba_branch import mamba_branch
 
 
@@ -102,7 +103,7 @@ class BiMambaMixer(nn.Module):
         forward = self._branch(x, z, backward_weights=False, reverse=flipped)
         summed = self._branch(x, z, backward_weights=True, reverse=not flipped, add_to=forward)
         del forward
-        return self.out_proj(summed).mul_(0.5)
+        return apply_linear(self.out_proj, summed).mul_(0.5)
 
 
 class MambaBlock(nn.Module):

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssamba.ops.inference import inference_linear, inference_only
 from ssamba.ops.scan_cpu import conv1d_silu, selective_scan_bld
 from ssamba.ops.selective_scan import resolve_backend_name, selective_scan
 
@@ -100,14 +101,14 @@ def mamba_branch(
     backend = resolve_backend_name(scan_backend, x.is_cuda)
     weights = (conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_proj_bias, A_log, D)
     tracked = (x, z, add_to, *weights)
-    inference = not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tracked))
+    inference = inference_only(*tracked)
     fused_out = False
     if backend != "cpu":
         y = mamba_branch_ref(x, z, *weights, reverse, backend)
     else:
         rank, state = dt_proj_weight.shape[1], A_log.shape[1]
         xc = conv1d_silu(x, conv_weight, conv_bias, reverse)
-        dt_low, b_t, c_t = F.linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
+        dt_low, b_t, c_t = inference_linear(xc, x_proj_weight).split([rank, state, state], dim=-1)
         fp32 = xc.dtype == torch.float32 and (add_to is None or add_to.dtype == torch.float32)
         fused_out = inference and fp32
         y = selective_scan_bld(

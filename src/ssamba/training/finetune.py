@@ -32,7 +32,7 @@ from ssamba.training.config import LoopConfig, ScheduleConfig
 from ssamba.training.engine import Trainer, TrainTask
 from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
 from ssamba.training.init import init_classifier_from
-from ssamba.training.optim import param_groups
+from ssamba.training.optim import layer_decay_groups, param_groups
 from ssamba.training.schedule import LRSchedule
 from ssamba.utils_io import atomic_write_text
 
@@ -84,10 +84,17 @@ class MemoDataset(Dataset):
 
 # -- optimisation ----------------------------------------------------------------------------
 def build_optimizer(model: AudioClassifier, config: FinetuneConfig) -> torch.optim.Optimizer:
-    """Adam (official fine-tuning default) with the head's groups at `head_lr` times the lr."""
+    """Adam (official fine-tuning default) with the head's groups at `head_lr` times the lr.
+
+    With `layer_decay`, encoder groups get `layer_decay ** (layers + 1 - depth)` of the lr.
+    """
     name = "adam" if config.optim.name == "auto" else config.optim.name
     decay = OFFICIAL_FT_WEIGHT_DECAY if config.optim.weight_decay is None else config.optim.weight_decay
-    groups = [dict(g, lr_scale=1.0) for g in param_groups(model.encoder, decay)]
+    if config.layer_decay is None:
+        groups = [dict(g, lr_scale=1.0) for g in param_groups(model.encoder, decay)]
+    else:
+        depth = model.config.depth
+        groups = layer_decay_groups(model.encoder, depth, decay, config.layer_decay)
     groups += [dict(g, lr_scale=config.head_lr) for g in param_groups(model.head, decay)]
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
     return cls(groups, lr=config.optim.lr, betas=tuple(config.optim.betas), eps=config.optim.eps)

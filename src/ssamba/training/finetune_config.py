@@ -95,8 +95,9 @@ class FinetuneConfig:
     `init`: "scratch", an official `.pth`, or a folder written by `save_pretrained` (pretraining or
     fine-tuned). `model` names the architecture for "scratch"; `model_overrides` sets geometry
     (patch_stride, depth, drop_path_rate, ...). `wa_epochs` [first, last] averages the weights of
-    those epochs (inclusive, from 1) after training. `loss` "bce" is the multi-label (and official
-    AudioSet / Speech Commands) choice.
+    those epochs (inclusive, from 1) after training. `layer_decay` (e.g. 0.75) scales the lr of
+    encoder layer i of n by `layer_decay ** (n - i)` (embeddings the least, the final norm fully).
+    `loss` "bce" is the multi-label (and official AudioSet / Speech Commands) choice.
     """
 
     data: FinetuneData
@@ -108,6 +109,7 @@ class FinetuneConfig:
     loss: Literal["ce", "bce"] = "ce"
     label_smoothing: float = 0.0
     head_lr: float = 1.0
+    layer_decay: float | None = None
     metric: Literal["acc", "mAP"] = "acc"
     wa_epochs: tuple[int, int] | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -120,6 +122,8 @@ class FinetuneConfig:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not self.head_lr > 0:
             raise ConfigError(f"head_lr must be positive, got {self.head_lr}")
+        if self.layer_decay is not None and not 0.0 < self.layer_decay <= 1.0:
+            raise ConfigError(f"layer_decay must be in (0, 1] (or null for none), got {self.layer_decay}")
         if self.wa_epochs is not None:
             first, last = self.wa_epochs
             if not 1 <= first <= last <= self.train.epochs:

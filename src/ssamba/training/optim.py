@@ -7,6 +7,9 @@ embeddings (cls/dist tokens, mask embedding, position embedding), as in timm/mam
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -25,12 +28,49 @@ def decays(name: str, param: nn.Parameter) -> bool:
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Two groups of the trainable parameters: with `weight_decay` and without."""
+    return decay_groups(model.named_parameters(), weight_decay)
+
+
+def decay_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
+    """The trainable ones of `named` split into a group with `weight_decay` and one without."""
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
+    for name, param in named:
         if param.requires_grad:
             (decay if decays(name, param) else no_decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return [group for group in groups if group["params"]]
+
+
+LAYER_INDEX = re.compile(r"^(?:layers|blocks)\.(\d+)\.")
+INPUT_NAMES = ("patch_embed", "pos_embed", "cls_token", "dist_token", "mask_embed")
+
+
+def layer_depth(name: str, num_layers: int) -> int:
+    """Depth of an encoder parameter for layer-wise lr decay (BEiT convention).
+
+    0: patch embedding, position embedding and tokens; i + 1: layer/block i; `num_layers + 1`:
+    the final norm (and the head, which is not part of the encoder).
+    """
+    match = LAYER_INDEX.match(name)
+    if match:
+        return int(match.group(1)) + 1
+    if name.split(".", 1)[0] in INPUT_NAMES:
+        return 0
+    return num_layers + 1
+
+
+def layer_decay_groups(
+    encoder: nn.Module, num_layers: int, weight_decay: float, layer_decay: float
+) -> list[dict]:
+    """`param_groups` per depth, each with `lr_scale = layer_decay ** (num_layers + 1 - depth)`."""
+    by_depth: dict[int, list[tuple[str, nn.Parameter]]] = {}
+    for name, param in encoder.named_parameters():
+        by_depth.setdefault(layer_depth(name, num_layers), []).append((name, param))
+    groups = []
+    for depth, named in sorted(by_depth.items()):
+        scale = layer_decay ** (num_layers + 1 - depth)
+        groups += [dict(g, lr_scale=scale) for g in decay_groups(named, weight_decay)]
+    return groups
 
 
 def resolve_optimizer(config: OptimConfig, family: str) -> tuple[str, float]:
