@@ -51,8 +51,8 @@ class QuickstartRecipe:
     16 x 8 patches (mel x frames: 8 x 8 = 64 tokens, 80 ms per token; 16 x 16 patches were 6-12
     points worse), 40 of 64 patches masked in pretraining; fine-tuning on the same patches with
     layer-wise lr decay (0.65 per layer from the top: the pretrained lower layers move least),
-    SpecAugment and the official noise + time-roll augmentation. `steps_scale` multiplies pretraining steps and fine-tuning
-    epochs (smoke tests).
+    SpecAugment and the official noise + time-roll augmentation. `steps_scale` multiplies
+    pretraining steps and fine-tuning epochs (smoke tests).
     """
 
     model: str = "ssamba_tiny"

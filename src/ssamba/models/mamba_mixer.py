@@ -96,14 +96,15 @@ class BiMambaMixer(nn.Module):
         """hidden (B, L, D) -> (B, L, D). The backward branch reads the sequence from the end.
 
         `flipped=True` returns `self(hidden.flip(1)).flip(1)` without the copies: both branches
-        swap their scan directions (every other operation is per token). Halving after `out_proj`
-        is exact (a power of two), and without autograd the second branch adds into the first's output.
+        swap their scan directions (every other operation is per token). The outputs are averaged
+        by halving `out_proj`'s weight (exact: a power of two), and without autograd the second
+        branch adds into the first's output.
         """
         x, z = self.in_proj(hidden).chunk(2, dim=-1)
         forward = self._branch(x, z, backward_weights=False, reverse=flipped)
         summed = self._branch(x, z, backward_weights=True, reverse=not flipped, add_to=forward)
         del forward
-        return apply_linear(self.out_proj, summed).mul_(0.5)
+        return apply_linear(self.out_proj, summed, scale=0.5)
 
 
 class MambaBlock(nn.Module):
@@ -115,9 +116,10 @@ class MambaBlock(nn.Module):
         self.norm = norm
         self.drop_path = DropPath(drop_path)
 
-    def add_residual(self, hidden: Tensor, residual: Tensor | None) -> Tensor:
-        """The block's residual stream: the first block's input, later residual + drop_path(hidden)."""
-        return hidden if residual is None else residual + self.drop_path(hidden)
+    def add_residual(self, hidden: Tensor, residual: Tensor | None, scale: float = 1.0) -> Tensor:
+        """The block's residual stream: the first block's input, later scale * residual + drop_path(hidden)
+        (one pass; a power-of-two scale gives exactly the sum of the scaled tensor)."""
+        return hidden if residual is None else torch.add(self.drop_path(hidden), residual, alpha=scale)
 
     def drops_paths(self) -> bool:
         """Whether `add_residual` is random now (training with stochastic depth)."""

@@ -84,18 +84,20 @@ class SSAMBAEncoder(AudioEncoder):
         return self.cls_token
 
     def forward_tokens(self, tokens: Tensor, return_hidden_states: bool = False) -> EncoderOutput:
-        hidden, residual = tokens, None
+        hidden, residual, scale = tokens, None, 1.0  # the residual stream is `scale * residual`
         pair_outputs = []
         for first, second in zip(self.layers[0::2], self.layers[1::2], strict=True):
-            residual_f = first.add_residual(hidden, residual)
+            residual_f = first.add_residual(hidden, residual, scale)
             # Without stochastic depth both blocks of a pair see the same residual: compute it once.
-            residual_b = second.add_residual(hidden, residual) if second.drops_paths() else residual_f
+            residual_b = second.add_residual(hidden, residual, scale) if second.drops_paths() else residual_f
             del hidden, residual  # long sequences: free the pair's inputs before the mixers run
             hidden = first(residual_f)
             hidden = hidden + second(residual_b, flipped=True)
-            residual = residual_f + residual_b
+            # residual_f + residual_b; the doubling of one tensor is deferred to the next addition.
+            same = residual_b is residual_f
+            residual, scale = (residual_f, 2.0) if same else (residual_f + residual_b, 1.0)
             del residual_f, residual_b
             if return_hidden_states:
-                pair_outputs.append(residual + hidden)
-        normed_once = self.norm_f(residual + self.drop_path(hidden))
+                pair_outputs.append(torch.add(hidden, residual, alpha=scale))
+        normed_once = self.norm_f(torch.add(self.drop_path(hidden), residual, alpha=scale))
         return EncoderOutput(self.norm_f(normed_once), pair_outputs if return_hidden_states else None)

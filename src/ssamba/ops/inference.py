@@ -35,12 +35,17 @@ def inference_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> T
     return F.linear(x, weight, bias)
 
 
-def apply_linear(module: nn.Module, x: Tensor) -> Tensor:
-    """`module(x)`; a plain `nn.Linear` without hooks goes through `inference_linear`.
+def apply_linear(module: nn.Module, x: Tensor, scale: float = 1.0) -> Tensor:
+    """`scale * module(x)`; a plain `nn.Linear` without hooks goes through `inference_linear` with
+    its weight and bias scaled (the same numbers when `scale` is a power of two).
 
     Wrapped or hooked projections (LoRA adapters, quantised layers, forward hooks) are called as
     modules, so they keep working.
     """
     if type(module) is nn.Linear and not (module._forward_hooks or module._forward_pre_hooks):
-        return inference_linear(x, module.weight, module.bias)
-    return module(x)
+        if scale == 1.0:
+            return inference_linear(x, module.weight, module.bias)
+        bias = None if module.bias is None else module.bias * scale
+        return inference_linear(x, module.weight * scale, bias)
+    out = module(x)
+    return out if scale == 1.0 else out * scale
