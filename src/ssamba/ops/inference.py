@@ -1,9 +1,9 @@
-"""Inference-only fast paths: in-place updates and linear projections through oneDNN on CPU.
+"""Inference-only fast paths: may buffers be reused in place, and projections through oneDNN on CPU.
 
-PyTorch's CPU `F.linear` runs MKL's sgemm, which on AMD processors takes AVX2 code paths; oneDNN
-(bundled with PyTorch) picks its kernels by instruction set and was measured 10-40 % faster on
-the mixer's skinny projections (22k x 384 -> 44 or 192) on an AVX-512 EPYC
-(`benchmarks/results/efficiency_cpu/`). Same float32 arithmetic, summed in another order.
+PyTorch's CPU `F.linear` runs MKL's sgemm; oneDNN (bundled with PyTorch, kernels chosen by
+instruction set) was measured 10-40 % faster on the mixer's skinny projections (22k x 384 -> 44
+or 192) on an AVX-512 AMD EPYC (`benchmarks/README.md`). Same float32 arithmetic, summed in
+another order.
 """
 
 from __future__ import annotations

@@ -78,17 +78,36 @@ void gather_A(const Scan& s, int64_t d0, float scale, vf* out) {
 
 SSAMBA_INLINE vf load_or_zero(const float* p, int64_t d0, Lanes ln) { return p ? load(p + d0, ln) : vf{}; }
 
-// dt for one row, and d dt / d delta in *slope.
-// With `dt_w`: the step inputs delta_row . dt_w of positions [p0, p1) (at most kTile) into dst,
-// rank outer so that each weight vector is loaded once per tile.
+constexpr int kRankGroup = 12;  // dt-projection weight vectors held in registers at a time
+
+// With `dt_w`: the step inputs delta_row . dt_w of positions [p0, p1) (at most kTile) into dst.
+// Groups of kRankGroup weight vectors stay in registers while the positions stream past, each
+// position summing its group in two accumulators; a remainder of the rank goes one weight at a time.
 void low_rank_steps(const Scan& s, int64_t b, int64_t d0, int64_t p0, int64_t p1, Lanes ln, vf* dst) {
   for (int64_t p = p0; p < p1; ++p) dst[p - p0] = vf{};
-  for (int64_t k = 0; k < s.rank; ++k) {
-    const vf w = load(s.dt_w + k * s.dim + d0, ln);
-    for (int64_t p = p0; p < p1; ++p) dst[p - p0] += w * s.delta.row(b, s.time(p))[k];
+  int64_t k0 = 0;
+  for (; k0 + kRankGroup <= s.rank; k0 += kRankGroup) {
+    vf w[kRankGroup];
+#pragma GCC unroll 12
+    for (int j = 0; j < kRankGroup; ++j) w[j] = load(s.dt_w + (k0 + j) * s.dim + d0, ln);
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* row = s.delta.row(b, s.time(p)) + k0;
+      vf even = dst[p - p0], odd = {};
+#pragma GCC unroll 6
+      for (int j = 0; j < kRankGroup; j += 2) {
+        even += w[j] * row[j];
+        odd += w[j + 1] * row[j + 1];
+      }
+      dst[p - p0] = even + odd;
+    }
+  }
+  for (; k0 < s.rank; ++k0) {
+    const vf w = load(s.dt_w + k0 * s.dim + d0, ln);
+    for (int64_t p = p0; p < p1; ++p) dst[p - p0] += w * s.delta.row(b, s.time(p))[k0];
   }
 }
 
+// dt for one row, and d dt / d delta in *slope.
 SSAMBA_INLINE vf step_size(const Scan& s, vf input, vf bias, vf* slope) {
   const vf x = input + bias;
   if (!s.softplus) {
