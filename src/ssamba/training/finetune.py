@@ -93,8 +93,7 @@ def build_optimizer(model: AudioClassifier, config: FinetuneConfig) -> torch.opt
     if config.layer_decay is None:
         groups = [dict(g, lr_scale=1.0) for g in param_groups(model.encoder, decay)]
     else:
-        depth = model.config.depth
-        groups = layer_decay_groups(model.encoder, depth, decay, config.layer_decay)
+        groups = layer_decay_groups(model.encoder, model.config.depth, decay, config.layer_decay)
     groups += [dict(g, lr_scale=config.head_lr) for g in param_groups(model.head, decay)]
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
     return cls(groups, lr=config.optim.lr, betas=tuple(config.optim.betas), eps=config.optim.eps)

@@ -89,17 +89,22 @@ SSAMBA_INLINE vf round_exponent(vf x) {
 #endif
 }
 
+// c[0] x^(N-1) + c[1] x^(N-2) + ... + c[N-1] by Horner's rule (one FMA per coefficient after the
+// first; with the coefficients known at compile time they become constant operands).
+template <int N>
+SSAMBA_INLINE vf horner(vf x, const float (&c)[N]) {
+  vf p = splat(c[0]);
+#pragma GCC unroll 16
+  for (int i = 1; i < N; ++i) p = p * x + c[i];
+  return p;
+}
+
 // 2^n * 2^f for n = round_exponent(...) and |f| <= ~1/2: 2^f from a degree-6 polynomial (a
 // near-minimax fit on [-1/2, 1/2], about 1e-7 relative error) and 2^n put into the exponent
 // (0 for n = -127, inf for n = 128 on the portable path; AVX-512 scalef also gives subnormals).
 SSAMBA_INLINE vf pow2_parts(vf n, vf f) {
-  vf p = splat(1.53533620e-4f);
-  p = p * f + 1.33988750e-3f;
-  p = p * f + 9.61843692e-3f;
-  p = p * f + 5.55033237e-2f;
-  p = p * f + 2.40226477e-1f;
-  p = p * f + 6.93147182e-1f;
-  p = p * f + 1.f;
+  const vf p = horner(f, {1.53533620e-4f, 1.33988750e-3f, 9.61843692e-3f, 5.55033237e-2f, 2.40226477e-1f,
+                          6.93147182e-1f, 1.f});
 #if defined(__AVX512F__)
   return reinterpret_cast<vf>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
 #else
@@ -116,12 +121,8 @@ SSAMBA_INLINE vf vexp2_half(vf t) {
 #if defined(__AVX512DQ__)
   const __m512 tv = reinterpret_cast<__m512>(t);
   const vf g = reinterpret_cast<vf>(_mm512_reduce_ps(tv, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-  vf p = splat(1.32764538e-3f);
-  p = p * g + 6.35642465e-3f;
-  p = p * g + 3.94751690e-2f;
-  p = p * g + 1.69814244e-1f;
-  p = p * g + 4.90133226e-1f;
-  p = p * g + 7.07106709e-1f;
+  const vf p =
+      horner(g, {1.32764538e-3f, 6.35642465e-3f, 3.94751690e-2f, 1.69814244e-1f, 4.90133226e-1f, 7.07106709e-1f});
   return reinterpret_cast<vf>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), tv));
 #else
   const vf x = t - 0.5f, n = round_exponent(x);
@@ -148,14 +149,8 @@ SSAMBA_INLINE vf vexp(vf x) {
 SSAMBA_INLINE vf log1p_unit(vf e) {
   const vi upper = e > 0.414213562f;
   const vf f = blend(upper, (e - 1.f) * 0.5f, e);
-  vf q = splat(-7.63449743e-2f);
-  q = q * f + 1.27615824e-1f;
-  q = q * f - 1.31601840e-1f;
-  q = q * f + 1.42017573e-1f;
-  q = q * f - 1.66233569e-1f;
-  q = q * f + 2.00012267e-1f;
-  q = q * f - 2.50008196e-1f;
-  q = q * f + 3.33333313e-1f;
+  const vf q = horner(f, {-7.63449743e-2f, 1.27615824e-1f, -1.31601840e-1f, 1.42017573e-1f, -1.66233569e-1f,
+                          2.00012267e-1f, -2.50008196e-1f, 3.33333313e-1f});
   const vf f2 = f * f;
   const vf log1p_f = f - 0.5f * f2 + f2 * f * q;
   return blend(upper, log1p_f + kLn2, log1p_f);
