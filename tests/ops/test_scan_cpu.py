@@ -113,18 +113,21 @@ def test_inference_output_may_overwrite_delta_or_accumulate(cpu_ops, reverse):
     assert_rel_close(summed, base + expected, 2e-5)
 
 
+# Ranks around the kernel's register group of 12 weight vectors: below it, one group, a group plus
+# a remainder, two groups (SSAMBA-base uses 48), and a remainder after two groups.
+@pytest.mark.parametrize("rank", [1, 5, 12, 13, 24, 30])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_inference_applies_the_low_rank_step_projection(cpu_ops, reverse):
+def test_inference_applies_the_low_rank_step_projection(cpu_ops, reverse, rank):
     args = random_scan_inputs(2, 40, 16, 150, seed=6)
-    g = torch.Generator().manual_seed(1)
-    low = torch.randn(2, 150, 5, generator=g)
-    proj = torch.randn(40, 5, generator=g) * 0.4
-    args["delta"] = (low @ proj.T).transpose(1, 2)
+    g = torch.Generator().manual_seed(rank)
+    low = torch.randn(2, 150, rank, generator=g)
+    proj = torch.randn(40, rank, generator=g) * (0.9 / rank**0.5)
+    args["delta"] = (low.double() @ proj.double().T).float().transpose(1, 2)
     expected = selective_scan_ref(**args, delta_softplus=True, reverse=reverse).transpose(1, 2)
     bld = {k: v.transpose(1, 2).contiguous() if v.dim() == 3 else v for k, v in args.items()}
-    wide = torch.randn(2, 150, 9, generator=g)
-    wide[..., 2:7] = low  # a strided view, as the mixer passes its x_proj output
-    bld["delta"] = wide[..., 2:7]
+    wide = torch.randn(2, 150, rank + 4, generator=g)
+    wide[..., 2 : 2 + rank] = low  # a strided view, as the mixer passes its x_proj output
+    bld["delta"] = wide[..., 2 : 2 + rank]
     with torch.no_grad():
         out = selective_scan_bld(**bld, delta_softplus=True, reverse=reverse, delta_proj=proj)
         in_place = selective_scan_bld(

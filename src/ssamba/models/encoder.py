@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ssamba.models.patch import Grid, PatchEmbed, adapt_pos_embed, apply_mask
 
@@ -44,6 +47,19 @@ class AudioEncoder(nn.Module):
         num_tokens = self.num_special + self.grid[0] * self.grid[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, embed_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.grad_checkpointing = False
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block (SSAMBA: each layer pair) in the backward pass instead of keeping
+        its activations (timm's switch): less memory for long inputs, one extra forward of time."""
+        self.grad_checkpointing = enable
+
+    def run_block(self, block: Callable[..., Any], *args: Any) -> Any:
+        """`block(*args)`, through `torch.utils.checkpoint` when checkpointing is on and autograd
+        records (the random state is replayed, so stochastic depth drops the same paths)."""
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            return checkpoint(block, *args, use_reentrant=False)
+        return block(*args)
 
     def special_tokens(self) -> Tensor:
         """The learned tokens prepended to the patches, (1, S, D)."""

@@ -59,6 +59,10 @@ class AudioModel(nn.Module):
     def num_special(self) -> int:
         return self.encoder.num_special
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute the encoder's blocks in the backward pass (see `AudioEncoder.set_grad_checkpointing`)."""
+        self.encoder.set_grad_checkpointing(enable)
+
     def save_pretrained(self, directory, feature_config=None) -> None:
         """Write `config.json`, `model.safetensors` and `preprocessor_config.json` into `directory`."""
         from ssamba.models.pretrained import save_pretrained

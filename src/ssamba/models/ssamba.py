@@ -83,20 +83,29 @@ class SSAMBAEncoder(AudioEncoder):
     def special_tokens(self) -> Tensor:
         return self.cls_token
 
+    @staticmethod
+    def _pair(
+        first: MambaBlock, second: MambaBlock, hidden: Tensor, residual: Tensor | None, scale: float
+    ) -> tuple[Tensor, Tensor, float]:
+        """One layer pair on the residual stream `scale * residual` plus `hidden`: the new
+        (hidden, residual, scale), the second layer reading the tokens in reverse."""
+        residual_f = first.add_residual(hidden, residual, scale)
+        # Without stochastic depth both blocks of a pair see the same residual: compute it once.
+        residual_b = second.add_residual(hidden, residual, scale) if second.drops_paths() else residual_f
+        del hidden, residual  # long sequences: free the pair's inputs before the mixers run
+        hidden = first(residual_f)
+        hidden = hidden + second(residual_b, flipped=True)
+        # residual_f + residual_b; the doubling of one tensor is deferred to the next addition.
+        if residual_b is residual_f:
+            return hidden, residual_f, 2.0
+        return hidden, residual_f + residual_b, 1.0
+
     def forward_tokens(self, tokens: Tensor, return_hidden_states: bool = False) -> EncoderOutput:
         hidden, residual, scale = tokens, None, 1.0  # the residual stream is `scale * residual`
+        del tokens  # long sequences: only `hidden` holds the input, so it is freed with it
         pair_outputs = []
         for first, second in zip(self.layers[0::2], self.layers[1::2], strict=True):
-            residual_f = first.add_residual(hidden, residual, scale)
-            # Without stochastic depth both blocks of a pair see the same residual: compute it once.
-            residual_b = second.add_residual(hidden, residual, scale) if second.drops_paths() else residual_f
-            del hidden, residual  # long sequences: free the pair's inputs before the mixers run
-            hidden = first(residual_f)
-            hidden = hidden + second(residual_b, flipped=True)
-            # residual_f + residual_b; the doubling of one tensor is deferred to the next addition.
-            same = residual_b is residual_f
-            residual, scale = (residual_f, 2.0) if same else (residual_f + residual_b, 1.0)
-            del residual_f, residual_b
+            hidden, residual, scale = self.run_block(self._pair, first, second, hidden, residual, scale)
             if return_hidden_states:
                 pair_outputs.append(torch.add(hidden, residual, alpha=scale))
         normed_once = self.norm_f(torch.add(self.drop_path(hidden), residual, alpha=scale))

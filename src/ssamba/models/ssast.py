@@ -124,7 +124,7 @@ class SSASTEncoder(AudioEncoder):
         hidden_states = []
         x = tokens
         for block in self.blocks:
-            x = block(x)
+            x = self.run_block(block, x)
             if return_hidden_states:
                 hidden_states.append(x)
         return EncoderOutput(self.norm(x), hidden_states if return_hidden_states else None)

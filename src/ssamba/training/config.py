@@ -63,7 +63,8 @@ class LoopConfig:
     """The training loop: batch and accumulation, precision, stopping, logging and checkpoints.
 
     `batch_size` is the global batch of one optimiser step (as in the official recipes); each
-    rank runs `batch_size / (world_size * grad_accum)` clips per micro-step.
+    rank runs `batch_size / (world_size * grad_accum)` clips per micro-step. `grad_checkpointing`
+    recomputes each block in the backward pass (less memory for long inputs, ~1/3 more time).
     """
 
     batch_size: int = 24
@@ -80,6 +81,7 @@ class LoopConfig:
     tensorboard: bool = True
     plot: bool = True
     max_bad_steps: int = 5
+    grad_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         keys = (

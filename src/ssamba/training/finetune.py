@@ -294,7 +294,7 @@ def _datasets(config: FinetuneConfig) -> tuple[LabelMap, Dataset, Dataset | None
 def _build_model(config: FinetuneConfig, num_classes: int) -> AudioClassifier:
     features = config.data.feature_config()
     torch.manual_seed(config.train.seed)
-    return init_classifier_from(
+    model = init_classifier_from(
         config.init,
         config.model,
         num_classes,
@@ -302,6 +302,8 @@ def _build_model(config: FinetuneConfig, num_classes: int) -> AudioClassifier:
         pooling=config.pooling,
         overrides=dict(config.model_overrides),
     )
+    model.set_grad_checkpointing(config.train.grad_checkpointing)
+    return model
 
 
 def save_final(model: AudioClassifier, folder: Path, config: FinetuneConfig, label_map: LabelMap) -> None:

@@ -69,7 +69,10 @@ class FinetuneSchedule:
 
 @dataclass(frozen=True)
 class FinetuneLoop:
-    """Epochs and batches; `log_every` in steps. Validation and checkpoints happen once per epoch."""
+    """Epochs and batches; `log_every` in steps. Validation and checkpoints happen once per epoch.
+
+    `grad_checkpointing` recomputes each block in the backward pass (less memory, more time).
+    """
 
     epochs: int = 10
     batch_size: int = 12
@@ -82,6 +85,7 @@ class FinetuneLoop:
     progress: bool = True
     tensorboard: bool = False
     plot: bool = True
+    grad_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.log_every < 1:

@@ -130,6 +130,7 @@ def build_model(config: PretrainConfig, features: FeatureConfig) -> MSPMPretrain
             )
     model = create_model(config.model, task="pretrain", **overrides)
     assert isinstance(model, MSPMPretrainer)
+    model.set_grad_checkpointing(config.train.grad_checkpointing)
     return model
 
 
