@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from ssamba.data import read_manifest
 from ssamba.errors import ManifestError
@@ -71,9 +73,9 @@ CASES = [
 
 
 def write_manifest_text(folder, content) -> object:
-    """Write `content` (lines or bytes) as `clips.jsonl` next to two empty audio files."""
+    """Write `content` (lines or bytes) as `clips.jsonl` next to two valid 1 s audio files."""
     for name in ("a.wav", "b.wav"):
-        (folder / name).write_bytes(b"")
+        sf.write(folder / name, np.zeros(16000, np.float32), 16000)
     path = folder / "clips.jsonl"
     path.write_bytes(content if isinstance(content, bytes) else "".join(f"{x}\n" for x in content).encode())
     return path

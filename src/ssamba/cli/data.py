@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssamba.data.manifests import DEEP_DEFAULT_MAX_ROWS
 from ssamba.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -15,13 +16,13 @@ if TYPE_CHECKING:
 FEATURE_DEFAULT_TARGET_LENGTH = 1024
 
 
-def _load(args: argparse.Namespace, skip_bad: bool = False) -> Manifest:
+def _load(args: argparse.Namespace, skip_bad: bool = False, deep: bool | None = False) -> Manifest:
     """The manifest named on the command line (JSONL, or an SSAST datafile with --class-csv)."""
     from ssamba.data import read_manifest, read_ssast_datafile
 
     if args.class_csv:
-        return read_ssast_datafile(args.manifest, args.class_csv, skip_bad=skip_bad)
-    return read_manifest(args.manifest, skip_bad=skip_bad, require_labels=not args.unlabelled)
+        return read_ssast_datafile(args.manifest, args.class_csv, skip_bad=skip_bad, deep=deep)
+    return read_manifest(args.manifest, skip_bad=skip_bad, require_labels=not args.unlabelled, deep=deep)
 
 
 def _summary(manifest: Manifest) -> str:
@@ -92,7 +93,7 @@ def _shard(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from ssamba.data import write_manifest
 
-    manifest = _load(args, skip_bad=args.skip_bad)
+    manifest = _load(args, skip_bad=args.skip_bad, deep=args.deep)
     if args.out:
         write_manifest(manifest, args.out)
         print(f"wrote {args.out}")
@@ -154,6 +155,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     validate.add_argument(
         "--skip-bad", action="store_true", help="drop bad rows (warning each) instead of failing"
+    )
+    validate.add_argument(
+        "--deep",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode every clip (its start/end segment): not audio, NaN/Inf samples, empty, segment "
+        f"outside the file (default: on below {DEEP_DEFAULT_MAX_ROWS:,} rows)",
     )
     validate.add_argument("--out", help="write the valid rows to this manifest")
     validate.set_defaults(handler=_validate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ssamba.data.augment import AugmentConfig
 from ssamba.data.datasets import AudioClipDataset, SkipBadClips, collate_skip_none
-from ssamba.data.labels import LabelMap, psla_weights, read_class_csv
+from ssamba.data.labels import LabelMap, check_labels, psla_weights, read_class_csv
 from ssamba.data.manifests import Manifest, ManifestEntry, read_manifest, write_manifest
 from ssamba.data.samplers import ResumableSampler, WeightedDistributedSampler
 from ssamba.data.scan import MANIFEST_PRESETS, build_manifest, parse_split_rule, preset_options
@@ -24,6 +24,7 @@ __all__ = [
     "SkipBadClips",
     "WeightedDistributedSampler",
     "build_manifest",
+    "check_labels",
     "collate_skip_none",
     "compute_stats",
     "index_shards",

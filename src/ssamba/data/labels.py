@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ssamba.data.manifests import report_problems
 from ssamba.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -146,6 +147,31 @@ class LabelMap:
     def decode(self, index: int) -> str:
         """Label of class `index`."""
         return self.labels[index]
+
+
+def check_labels(manifest: Manifest, label_map: LabelMap, split: str, origin: str) -> None:
+    """Raise `ManifestError` naming the file and lines of the rows whose labels `label_map` cannot
+    encode (unknown labels; several labels for a single-label map).
+
+    Labels only, no audio: cheap enough to run on every split before training starts, where the
+    same rows would otherwise fail at the end of an epoch. `split` and `origin` (where the map
+    comes from) are named in the message.
+    """
+    problems = []
+    for entry in manifest:
+        unknown = [label for label in entry.targets if label not in label_map]
+        where = entry.where or str(entry.path)
+        if unknown:
+            problems.append((where, f"unknown label(s) {unknown}"))
+        elif not label_map.multi_label and len(entry.targets) > 1:
+            problems.append((where, f"{len(entry.targets)} labels for a single-label map"))
+    if problems:
+        shown = ", ".join(label_map.labels[:12]) + (", ..." if len(label_map) > 12 else "")
+        heading = (
+            f"row(s) of the {split} split have labels the label map cannot encode ({len(label_map)} "
+            f"labels: {shown}; {origin}); fix those rows, or give data.label_map a file with every label"
+        )
+        raise report_problems(manifest.source or "manifest", problems, heading)
 
 
 def psla_weights(manifest: Manifest) -> torch.Tensor:

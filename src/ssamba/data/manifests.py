@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 KNOWN_FIELDS = ("audio", "label", "labels", "speaker", "split", "start", "end")
 MAX_LISTED_PROBLEMS = 20
+DEEP_DEFAULT_MAX_ROWS = 50_000  # `deep=None` decodes the audio of manifests with fewer rows
 
 
 @dataclass(frozen=True)
@@ -262,16 +263,19 @@ def validate_rows(
     skip_bad: bool = False,
     require_labels: bool = True,
     label_set: Collection[str] | None = None,
+    deep: bool | None = False,
 ) -> Manifest:
     """Parse `(where, row)` pairs: report every bad row at once, or drop them with a warning.
 
     A row may be a `RowError` (e.g. undecodable JSON) to report at that place.
     Duplicates (same audio file and segment) count as bad rows after the first occurrence.
+    `deep` also decodes every clip's audio (`audio_check.check_clip`); None: only for fewer than
+    `DEEP_DEFAULT_MAX_ROWS` rows, with a note when skipped.
     """
-    entries: list[ManifestEntry] = []
-    problems: list[tuple[str, str]] = []
+    entries: list[tuple[int, ManifestEntry]] = []
+    problems: list[tuple[int, str, str]] = []
     seen: dict[tuple[Path, float | None, float | None], str] = {}
-    for where, row in rows:
+    for number, (where, row) in enumerate(rows):
         try:
             if isinstance(row, RowError):
                 raise row
@@ -280,9 +284,37 @@ def validate_rows(
             if key in seen:
                 raise RowError(f"duplicate of {seen[key]} (same audio file and segment)")
             seen[key] = where
-            entries.append(entry)
+            entries.append((number, entry))
         except RowError as exc:
-            problems.append((where, str(exc)))
+            problems.append((number, where, str(exc)))
+    if _decide_deep(deep, len(entries) + len(problems), source):
+        from ssamba.data.audio_check import decode_problems
+
+        bad = decode_problems([entry for _, entry in entries])
+        problems = sorted(problems + [(entries[i][0], entries[i][1].where, bad[i]) for i in bad])
+        entries = [item for i, item in enumerate(entries) if i not in bad]
+    return _finish([entry for _, entry in entries], [(w, m) for _, w, m in problems], source, skip_bad)
+
+
+def _decide_deep(deep: bool | None, rows: int, source: Path) -> bool:
+    """Whether to decode the audio: `deep`, or by default for manifests of fewer rows than the limit."""
+    if deep is not None:
+        return deep
+    if rows < DEEP_DEFAULT_MAX_ROWS:
+        return True
+    logger.warning(
+        "%s: %d rows (%d or more): the audio was not decoded; pass deep=True (--deep) to decode every clip",
+        source,
+        rows,
+        DEEP_DEFAULT_MAX_ROWS,
+    )
+    return False
+
+
+def _finish(
+    entries: list[ManifestEntry], problems: list[tuple[str, str]], source: Path, skip_bad: bool
+) -> Manifest:
+    """The manifest of the good entries; raise listing the problems, or warn for each when `skip_bad`."""
     if problems and not skip_bad:
         heading = "bad row(s); fix or remove them (or drop them with skip_bad / --skip-bad)"
         raise report_problems(source, problems, heading)
@@ -314,6 +346,7 @@ def read_manifest(
     skip_bad: bool = False,
     label_set: Collection[str] | None = None,
     require_labels: bool = True,
+    deep: bool | None = False,
 ) -> Manifest:
     """Read and validate a JSON Lines manifest.
 
@@ -323,6 +356,8 @@ def read_manifest(
         skip_bad: drop bad rows with a warning each instead of raising.
         label_set: if given, labels outside it are bad rows.
         require_labels: rows without `label`/`labels` are bad (False for pretraining data).
+        deep: also decode every clip's audio (segment inside the file, finite samples, not
+            empty); None: only when the manifest has fewer than `DEEP_DEFAULT_MAX_ROWS` rows.
 
     Raises:
         ManifestError: listing every bad row with its line number, or for an empty manifest.
@@ -338,6 +373,7 @@ def read_manifest(
         skip_bad=skip_bad,
         require_labels=require_labels,
         label_set=label_set,
+        deep=deep,
     )
 
 

@@ -39,11 +39,13 @@ def read_ssast_datafile(
     *,
     check_files: bool = True,
     skip_bad: bool = False,
+    deep: bool | None = False,
 ) -> Manifest:
     """Read an SSAST datafile and its `index,mid,display_name` CSV as a multi-label manifest.
 
     Relative `wav` paths are resolved against the datafile's folder. Bad items are reported
-    as `data[i]` (all at once), or dropped with a warning when `skip_bad`.
+    as `data[i]` (all at once), or dropped with a warning when `skip_bad`; `deep` as in
+    `read_manifest`.
     """
     path = Path(path)
     if not path.is_file():
@@ -61,4 +63,4 @@ def read_ssast_datafile(
         for i, item in enumerate(items):
             yield f"data[{i}]", _convert(item, names)
 
-    return validate_rows(rows(), path.parent, path, check_files=check_files, skip_bad=skip_bad)
+    return validate_rows(rows(), path.parent, path, check_files=check_files, skip_bad=skip_bad, deep=deep)

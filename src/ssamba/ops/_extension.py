@@ -2,11 +2,17 @@
 
 Nothing compiles at import. The first `load_extension()` builds into
 `<cache>/extensions/<key>` (cache: `$SSAMBA_CACHE`, else `$XDG_CACHE_HOME/ssamba`, else
-`~/.cache/ssamba`). The key hashes the sources, the torch and Python versions, the flags, the
-compiler and the CPU: the build uses `-march=native` (see `cflags`), so a binary is only reused
-where it can run.
-Concurrent processes (DDP ranks, test workers) serialise on an `flock` in that directory: one
-builds, the others then load its result. A failed build is remembered for the process.
+`~/.cache/ssamba`). The key hashes everything the build command depends on: the sources, the
+flags, torch's version, install path, include and library paths and C++ ABI, the Python
+interpreter and ABI, the compiler's path and version, and the CPU (the build uses
+`-march=native`, see `cflags`). So virtualenvs sharing a cache each get their own entry, and a
+binary is only reused where it can run.
+A build runs in a fresh `<key>.*.tmp` folder that is renamed to `<key>` only once the module
+has built and loaded: an entry is always complete, and a failed or interrupted build leaves
+none (a later call builds again). An entry is loaded directly, without running ninja.
+Concurrent processes (DDP ranks, test workers) serialise on an `flock` on `<key>.lock`: one
+builds, the others then load its result. A failed build is remembered for the process, an
+interrupted one (a signal reaching the compiler) is not.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ import hashlib
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,12 +68,42 @@ def cflags() -> tuple[str, ...]:
 
 
 def _compiler_id() -> str:
+    """The C++ compiler torch will call (`$CXX`, else c++): its resolved path and version line."""
     compiler = os.environ.get("CXX", "c++")
+    found = shutil.which(compiler)
+    where = os.path.realpath(found) if found else "not on PATH"
     try:
         result = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
-        return f"{compiler}: unavailable"
-    return f"{compiler}: {result.stdout.splitlines()[0] if result.stdout else 'unknown'}"
+        return f"{compiler} ({where}): unavailable"
+    return f"{compiler} ({where}): {result.stdout.splitlines()[0] if result.stdout else 'unknown'}"
+
+
+def _torch_id() -> str:
+    """Which torch the module is built against and links to: version, install path, include and
+    library paths (absolute in the build command), C++ ABI."""
+    from torch.utils import cpp_extension
+
+    parts = [
+        torch.__version__,
+        str(Path(torch.__file__).resolve().parent),
+        *cpp_extension.include_paths(),
+        *cpp_extension.library_paths(),
+        f"cxx11_abi={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",
+    ]
+    return "\n".join(parts)
+
+
+def _python_id() -> str:
+    """The interpreter (its include folder is in the build command) and its ABI."""
+    return "\n".join(
+        [
+            sys.version,
+            os.path.realpath(sys.executable),
+            sysconfig.get_paths()["include"],
+            str(sysconfig.get_config_var("EXT_SUFFIX")),
+        ]
+    )
 
 
 def _cpu_id() -> str:
@@ -78,24 +117,24 @@ def _cpu_id() -> str:
 
 
 def build_key() -> str:
-    """Hash of everything the compiled module depends on."""
+    """Hash of everything the compiled module and its build command depend on."""
     digest = hashlib.sha256()
     for name in (*SOURCES, *HEADERS):
         digest.update(name.encode() + b"\0" + (CSRC / name).read_bytes())
-    for part in (torch.__version__, sys.version, " ".join(cflags() + LDFLAGS), _compiler_id(), _cpu_id()):
+    for part in (" ".join(cflags() + LDFLAGS), _torch_id(), _python_id(), _compiler_id(), _cpu_id()):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Exclusive inter-process lock on `directory` (released by the OS even if the holder dies)."""
+def _locked(path: Path) -> Iterator[None]:
+    """Exclusive inter-process lock on the file `path` (released by the OS even if the holder dies)."""
     try:
         import fcntl
     except ImportError:  # Windows: torch's own lock file is all we have
         yield
         return
-    with open(directory / "ssamba.lock", "w") as handle:
+    with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -112,30 +151,58 @@ def _summarize(message: str) -> str:
 
 
 def _build() -> None:
+    """Load the cached module for this build key, building (and caching) it first if needed."""
     from torch.utils import cpp_extension
 
     key = build_key()
-    directory = cache_dir() / "extensions" / key
-    directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory):
-        # Inside our lock nobody else builds here, so torch's lock file can only be stale
-        # (left by a killed build), and would make torch wait forever.
-        (directory / "lock").unlink(missing_ok=True)
-        cpp_extension.load(
-            name=f"ssamba_cpu_ops_{key}",
-            sources=[str(CSRC / name) for name in SOURCES],
-            extra_cflags=list(cflags()),
-            extra_ldflags=list(LDFLAGS),
-            build_directory=str(directory),
-            is_python_module=False,  # registers the operators in torch.ops.ssamba_cpu
-            verbose=False,
-        )
+    root = cache_dir() / "extensions"
+    final = root / key
+    name = f"ssamba_cpu_ops_{key}"
+    library = final / f"{name}{cpp_extension.LIB_EXT}"
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / f"{key}.lock"):
+        if library.is_file():
+            try:
+                torch.ops.load_library(str(library))
+                return
+            except OSError:  # a damaged entry (e.g. by a disk error) is built again
+                pass
+        # Inside our lock nobody else builds this key: an entry without a loadable module (or an
+        # older ssamba's build folder) and any staging folder are left by dead or older builds.
+        shutil.rmtree(final, ignore_errors=True)
+        for stale in root.glob(f"{key}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{key}.", suffix=".tmp", dir=root))
+        try:
+            built = cpp_extension.load(
+                name=name,
+                sources=[str(CSRC / source) for source in SOURCES],
+                extra_cflags=list(cflags()),
+                extra_ldflags=list(LDFLAGS),
+                build_directory=str(staging),
+                is_python_module=False,  # registers the operators in torch.ops.ssamba_cpu
+                verbose=False,
+            )
+            os.replace(built, staging / library.name)  # torch names a rebuild in one process `<name>_v1`
+            os.replace(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """True when the build failed because ninja or the compiler was stopped by a signal."""
+    cause = exc.__cause__
+    if not isinstance(cause, subprocess.CalledProcessError):
+        return False
+    output = cause.output if isinstance(cause.output, bytes) else str(cause.output or "").encode()
+    return cause.returncode < 0 or b"interrupted by user" in output
 
 
 def load_extension() -> Any:
     """The kernels' operator namespace (`torch.ops.ssamba_cpu`), built on first use.
 
-    Raises `ExtensionBuildError` (every time, once it has failed) if they can't be built.
+    Raises `ExtensionBuildError` if they can't be built: every time once a build has failed, but
+    an interrupted build (a signal reaching ninja) is retried by the next call.
     """
     global _ops, _error
     if _ops is not None:
@@ -150,6 +217,8 @@ def load_extension() -> Any:
             _ops = torch.ops.ssamba_cpu
         except Exception as exc:  # compiler, ninja, linker or import failure: all mean "no fused kernels"
             summary = f"building the fused CPU kernels failed: {_summarize(str(exc))}"
-            _error = ExtensionBuildError(summary, str(exc))
-            raise _error from exc
+            error = ExtensionBuildError(summary, str(exc))
+            if not _interrupted(exc):
+                _error = error
+            raise error from exc
         return _ops

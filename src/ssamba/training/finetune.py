@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from ssamba.config import to_dict
-from ssamba.data import AudioClipDataset, LabelMap, Manifest, psla_weights, read_manifest
+from ssamba.data import AudioClipDataset, LabelMap, Manifest, check_labels, psla_weights, read_manifest
 from ssamba.errors import ConfigError, ManifestError
 from ssamba.metrics import classification_metrics, confusion_matrix, plot_confusion, write_metrics
 from ssamba.models import AudioClassifier
@@ -263,14 +263,20 @@ class EpochEnd:
 
 # -- runs ------------------------------------------------------------------------------------
 def _datasets(config: FinetuneConfig) -> tuple[LabelMap, Dataset, Dataset | None, Dataset | None]:
-    features = config.data.feature_config()
-    train = split_manifest(config, config.data.train_split)
+    """The label map and the train, valid and test datasets; every split's labels are checked
+    against the map here, before training, so a bad held-out label cannot end a run late."""
+    data, features = config.data, config.data.feature_config()
+    train = split_manifest(config, data.train_split)
     if train is None:
         raise ConfigError("data.train_split must name at least one split value")
-    if config.data.label_map is not None:
-        label_map = LabelMap.from_file(config.data.label_map)
+    if data.label_map is not None:
+        label_map, origin = LabelMap.from_file(data.label_map), f"from data.label_map {data.label_map}"
     else:
-        label_map = LabelMap.from_manifest(train)
+        label_map, origin = LabelMap.from_manifest(train), "made from the train split"
+    valid, test = split_manifest(config, data.valid_split), split_manifest(config, data.test_split)
+    for name, manifest in (("train", train), ("valid", valid), ("test", test)):
+        if manifest is not None:
+            check_labels(manifest, label_map, name, origin)
     train_set = AudioClipDataset(
         train,
         label_map,
@@ -280,15 +286,14 @@ def _datasets(config: FinetuneConfig) -> tuple[LabelMap, Dataset, Dataset | None
         seed=config.train.seed,
     )
 
-    def held_out(values: tuple[str, ...]) -> Dataset | None:
-        manifest = split_manifest(config, values)
+    def held_out(manifest: Manifest | None) -> Dataset | None:
         if manifest is None:
             return None
         dataset = AudioClipDataset(manifest, label_map, features)
         size = len(manifest) * features.target_length * features.num_mel_bins * 4
         return MemoDataset(dataset) if size <= MEMO_LIMIT_BYTES else dataset
 
-    return label_map, train_set, held_out(config.data.valid_split), held_out(config.data.test_split)
+    return label_map, train_set, held_out(valid), held_out(test)
 
 
 def _build_model(config: FinetuneConfig, num_classes: int) -> AudioClassifier:
