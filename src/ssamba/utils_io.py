@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
-def current_umask() -> int:
+def _current_umask() -> int:
     """The process umask (read from /proc on Linux; elsewhere set and restored at once)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
@@ -29,7 +29,7 @@ def _new_file_mode(path: Path) -> int:
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        return 0o666 & ~current_umask()
+        return 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -41,13 +41,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _new_file_mode(path))  # mkstemp makes 0600 files; give the mode open() would
-    finally:
-        os.close(fd)
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp makes 0600 files (and some writers replace the file): give the mode open() would.
+        os.chmod(tmp, _new_file_mode(path))
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
