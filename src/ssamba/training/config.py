@@ -44,7 +44,7 @@ class OptimConfig:
         for key in ("lr", "eps", "grad_clip"):
             value = getattr(self, key)
             if value is not None and not 0 < value < math.inf:
-                raise ConfigError(f"optim.{key} must be a positive finite number, got {value}")
+                raise ConfigError(f"optim.{key} must be positive and finite, got {value}")
         if self.weight_decay is not None and not 0 <= self.weight_decay < math.inf:
             raise ConfigError(
                 f"optim.weight_decay must be >= 0 (or null: the official value), got {self.weight_decay}"

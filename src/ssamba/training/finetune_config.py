@@ -129,7 +129,7 @@ class FinetuneConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 < self.head_lr < math.inf:
-            raise ConfigError(f"head_lr must be a positive finite number, got {self.head_lr}")
+            raise ConfigError(f"head_lr must be positive and finite, got {self.head_lr}")
         if self.layer_decay is not None and not 0.0 < self.layer_decay <= 1.0:
             raise ConfigError(f"layer_decay must be in (0, 1] (or null for none), got {self.layer_decay}")
         if self.wa_epochs is not None:
