@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from ssamba.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def _as_float(value: Any) -> float | None:
+    """A number, or a string in any spelling `float()` takes (YAML 1.1 reads `1e-4` as a string)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _check_value(value: Any, annotation: Any, key: str) -> Any:
@@ -61,9 +78,12 @@ def _check_value(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"key '{key}': {value!r} is not one of {list(args)}")
         return value
     if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        number = _as_float(value)
+        if number is None:
             raise ConfigError(f"key '{key}': expected a number, got {value!r}")
-        return float(value)
+        if not math.isfinite(number):
+            raise ConfigError(f"key '{key}': expected a finite number, got {value!r}")
+        return number
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"key '{key}': expected an integer, got {value!r}")
@@ -109,22 +129,57 @@ def to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise ConfigError(
+                    f"line {line}: duplicate key {key!r} (first given on line {seen[key]}); keep only one"
+                )
+            if isinstance(key, typing.Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML data only (no Python tags), with duplicate keys refused."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: data only, never code
+
+
+def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(f"duplicate key {duplicates[0]!r}; keep only one")
+    return dict(pairs)
+
+
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file holding one mapping; errors name the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text config file (byte {exc.start} is not UTF-8); pass a YAML or JSON recipe"
+        ) from exc
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_json_object)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except (ValueError, ImportError) as exc:
-        raise ConfigError(f"{path}: cannot parse config: {exc}") from exc
-    except Exception as exc:  # yaml.YAMLError
+            data = parse_yaml(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except (ValueError, RecursionError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot parse config: {exc}") from exc
     if data is None:
         data = {}
@@ -135,8 +190,6 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `key.sub=value` overrides (values parsed as YAML scalars) to a nested mapping."""
-    import yaml
-
     result = json.loads(json.dumps(data))
     for item in overrides:
         if "=" not in item:
@@ -149,7 +202,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: '{part}' is not a section")
         try:
-            node[parts[-1]] = yaml.safe_load(raw)
+            node[parts[-1]] = parse_yaml(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {item!r}: cannot parse the value ({exc})") from exc
     return result

@@ -108,5 +108,8 @@ def test_user_errors_exit_1_with_a_message(args: list[str], capsys: pytest.Captu
 
 
 def test_shard_size_must_be_positive(small_jsonl: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["data", "shard", str(small_jsonl), str(small_jsonl.parent / "s"), "--shard-size", "0"]) == 1
-    assert "--shard-size" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["data", "shard", str(small_jsonl), str(small_jsonl.parent / "s"), "--shard-size", "0"])
+    assert info.value.code == 2
+    assert "argument --shard-size: must be an integer >= 1" in capsys.readouterr().err
+    assert not (small_jsonl.parent / "s").exists()

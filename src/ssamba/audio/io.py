@@ -1,7 +1,7 @@
 """Decode audio files with soundfile, mix to mono, resample with soxr; fail with clear errors.
 
-Every problem with a file (missing, unreadable, not audio, empty, non-finite samples, too short,
-unsupported sample rate) raises `AudioError` naming the file, the problem and the fix.
+Every problem with a file (missing, unreadable, not audio, empty, non-finite or overflowing samples,
+too short, unsupported sample rate) raises `AudioError` naming the file, the problem and the fix.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 MIN_DURATION_S = 0.025  # one 25 ms analysis frame: anything shorter gives no fbank frame
 RESAMPLE_QUALITY = "HQ"
+# Far above any real recording (float audio is about [-1, 1]) and far below where a frame's float32
+# power spectrum can overflow (|x| ~ 1e14 for 25 ms frames).
+MAX_SAMPLE_MAGNITUDE = 1e12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,13 +137,26 @@ def frame_span(
 
 
 def check_finite(path: str | Path, samples: np.ndarray, first_frame: int, rate: int) -> None:
-    """Raise AudioError if any sample is NaN or infinite, saying where the first one is."""
+    """Raise AudioError if a sample is NaN, infinite or so large that the features overflow.
+
+    Float files can store any magnitude; from `MAX_SAMPLE_MAGNITUDE` up, the float32 power spectrum
+    of a frame can overflow to Inf, so the features (and every output) would be NaN.
+    """
     bad = ~np.isfinite(samples)
     if bad.any():
         where = (first_frame + int(np.argwhere(bad)[0][0])) / rate
         raise AudioError(
             f"{path}: {int(bad.sum())} NaN/Inf sample(s), the first at {where:.3f} s; "
             "re-export the file or replace the non-finite samples"
+        )
+    huge = np.abs(samples) >= MAX_SAMPLE_MAGNITUDE
+    if huge.any():
+        first = np.argwhere(huge)[0]
+        where = (first_frame + int(first[0])) / rate
+        raise AudioError(
+            f"{path}: sample value {float(samples[tuple(first)]):.3g} at {where:.3f} s is too large "
+            f"(|x| >= {MAX_SAMPLE_MAGNITUDE:.0e}): the log-mel features would overflow to Inf/NaN; "
+            "float audio is expected in [-1, 1], so rescale the file"
         )
 
 
@@ -179,7 +195,7 @@ def load_audio(
 
     Raises:
         AudioError: the file is missing, unreadable, not audio, empty, shorter than 25 ms, holds
-            NaN/Inf samples or has a rate outside 8-192 kHz.
+            NaN/Inf or huge (>= 1e12) samples or has a rate outside 8-192 kHz.
     """
     check_sample_rate(sample_rate)
     with open_audio(path) as handle:

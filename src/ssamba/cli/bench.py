@@ -7,20 +7,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ssamba.cli.arg_types import csv_of, non_negative_int, positive_float, positive_int
 from ssamba.errors import ConfigError
 
 # Options the sweep itself sets per point; overriding them would mislabel the points.
 _RESERVED = {"patch_stride", "input_tdim", "attn_impl", "num_classes"}
-
-
-def _csv(kind: type) -> Any:
-    def parse(text: str) -> tuple:
-        try:
-            return tuple(kind(item) for item in text.split(",") if item.strip())
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list: {exc}") from exc
-
-    return parse
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
@@ -153,17 +144,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the defaults shown.",
     )
     parser.add_argument("--preset", choices=["paper"], help="the paper's protocol (spec 4.3)")
-    parser.add_argument("--models", type=_csv(str), help="comma-separated (default ssamba_tiny,ssast_tiny)")
-    parser.add_argument("--tokens", type=_csv(int), help="patch tokens, multiples of 8 (default 512..22000)")
-    parser.add_argument("--batch", type=_csv(int), help="batch sizes (default 1)")
-    parser.add_argument("--attn", type=_csv(str), help="SSAST attention: sdpa,eager (default both)")
+    parser.add_argument("--models", type=csv_of(str), help="comma-separated (default ssamba_tiny,ssast_tiny)")
+    parser.add_argument(
+        "--tokens", type=csv_of(positive_int), help="patch tokens, multiples of 8 (default 512..22000)"
+    )
+    parser.add_argument("--batch", type=csv_of(positive_int), help="batch sizes (default 1)")
+    parser.add_argument("--attn", type=csv_of(str), help="SSAST attention: sdpa,eager (default both)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda if available)")
     parser.add_argument("--dtype", choices=["fp32", "bf16"], help="default fp32")
-    parser.add_argument("--repeats", type=int, help="timed runs per point (default 5)")
-    parser.add_argument("--warmup", type=int, help="untimed runs per point (default 1)")
-    parser.add_argument("--retries", type=int, help="extra runs to replace disturbed ones (default 3)")
-    parser.add_argument("--time-budget", type=float, help="max seconds per point (default 600)")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--repeats", type=positive_int, help="timed runs per point (default 5)")
+    parser.add_argument("--warmup", type=non_negative_int, help="untimed runs per point (default 1)")
+    parser.add_argument(
+        "--retries", type=non_negative_int, help="extra runs to replace disturbed ones (default 3)"
+    )
+    parser.add_argument("--time-budget", type=positive_float, help="max seconds per point (default 600)")
+    parser.add_argument(
+        "--threads", type=positive_int, help="torch intra-op threads (default: torch's choice)"
+    )
     parser.add_argument(
         "--malloc",
         choices=["heap", "default"],

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssamba.cli.arg_types import non_negative_int, positive_int
 from ssamba.data.manifests import DEEP_DEFAULT_MAX_ROWS
-from ssamba.errors import ConfigError
 
 if TYPE_CHECKING:
     from ssamba.data import Manifest
@@ -80,8 +80,6 @@ def _stats(args: argparse.Namespace) -> int:
 def _shard(args: argparse.Namespace) -> int:
     from ssamba.data import LabelMap, write_shards
 
-    if args.shard_size < 1:
-        raise ConfigError(f"--shard-size must be >= 1, got {args.shard_size}")
     manifest = _load(args)
     label_map = None if args.unlabelled else LabelMap.from_manifest(manifest)
     index = write_shards(manifest, args.outdir, args.shard_size, label_map=label_map)
@@ -137,17 +135,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=_manifest)
 
     stats = actions.add_parser("stats", parents=[source], help="fbank mean/std for the config (AST recipe)")
-    stats.add_argument("--target-length", type=int, default=FEATURE_DEFAULT_TARGET_LENGTH)
-    stats.add_argument("--sample-rate", type=int, default=16000)
+    stats.add_argument("--target-length", type=positive_int, default=FEATURE_DEFAULT_TARGET_LENGTH)
+    stats.add_argument("--sample-rate", type=positive_int, default=16000)
     stats.add_argument("--split-key", default="split", help="field that holds the split")
     stats.add_argument("--split", help="only clips whose split field equals this, e.g. train")
-    stats.add_argument("--num-workers", type=int, default=0)
+    stats.add_argument("--num-workers", type=non_negative_int, default=0)
     stats.add_argument("--out", help="write the result as JSON here")
     stats.set_defaults(handler=_stats)
 
     shard = actions.add_parser("shard", parents=[source], help="write webdataset tar shards")
     shard.add_argument("outdir", help="folder for shard-*.tar, index.json and labels.json")
-    shard.add_argument("--shard-size", type=int, default=1000, help="clips per shard")
+    shard.add_argument("--shard-size", type=positive_int, default=1000, help="clips per shard")
     shard.set_defaults(handler=_shard)
 
     validate = actions.add_parser(

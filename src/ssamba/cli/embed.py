@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ssamba.cli.arg_types import float_at_least, positive_int
 from ssamba.data.scan import AUDIO_EXTENSIONS
 from ssamba.errors import ConfigError
 from ssamba.utils_io import atomic_write
 
 logger = logging.getLogger(__name__)
+# Finer timestamps than 1 ms carry nothing at a 10 ms frame shift and only multiply the output rows.
+MIN_HOP_MS = 1.0
 
 
 def collect_audio_files(inputs: list[str]) -> list[Path]:
@@ -53,12 +56,38 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
+def _model_source(args: argparse.Namespace) -> str:
+    """Trained weights from `--model`; an untrained architecture only when `--random-init` says so."""
+    from ssamba.models import list_models
+
+    names = list_models()
+    if args.random_init:
+        name = args.model or "ssamba_tiny"
+        if name not in names:
+            raise ConfigError(
+                f"--random-init needs an architecture name as --model, one of {names}; got {name}"
+            )
+        return name
+    if args.model is None:
+        raise ConfigError(
+            "give the trained model with --model (save_pretrained folder, Hub id or official .pth); "
+            "--random-init embeds with untrained weights (pipeline tests only)"
+        )
+    if args.model in names and not Path(args.model).exists():
+        raise ConfigError(
+            f"--model {args.model} names an architecture, not trained weights; pass a trained model, or "
+            "add --random-init to embed with untrained weights"
+        )
+    return args.model
+
+
 def run(args: argparse.Namespace) -> int:
     from ssamba.inference import Embedder
     from ssamba.integrations.loading import load_encoder_model
 
+    source = _model_source(args)
     files = collect_audio_files(args.inputs)
-    model, features = load_encoder_model(args.model)
+    model, features = load_encoder_model(source)
     embedder = Embedder(model, features, hop_ms=args.hop_ms, batch_size=args.batch_size)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,12 +112,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Scene and timestamp embeddings (regular hop, centres in ms) for files or folders.",
     )
     parser.add_argument("inputs", nargs="+", help="audio files or folders")
+    parser.add_argument("--model", help="trained model: save_pretrained folder, Hub id 'user/repo' or .pth")
     parser.add_argument(
-        "--model", default="ssamba_tiny", help="save_pretrained folder, Hub id, official .pth"
+        "--random-init",
+        action="store_true",
+        help="untrained weights of the architecture --model names (default ssamba_tiny): pipeline tests only",
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--hop-ms", type=float, default=50.0, help="spacing of timestamp embeddings (ms)")
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument(
+        "--hop-ms",
+        type=float_at_least(MIN_HOP_MS),
+        default=50.0,
+        help=f"spacing of timestamp embeddings in ms (>= {MIN_HOP_MS:g})",
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="windows per forward pass")
     parser.add_argument("--format", choices=["npy", "safetensors"], default="npy")
     parser.add_argument("--scene-only", action="store_true", help="write only the scene embedding")
     parser.set_defaults(handler=run)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ssamba.cli.arg_types import positive_int
+
 
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
@@ -50,6 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--label-key", default="label", help="manifest field used as the label (e.g. speaker)"
     )
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="clips per forward pass")
     parser.add_argument("--out", help="output folder (default MODEL/eval_<split>)")
     parser.set_defaults(handler=_evaluate)

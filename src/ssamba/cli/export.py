@@ -7,6 +7,7 @@ import logging
 
 import torch
 
+from ssamba.cli.arg_types import positive_int
 from ssamba.errors import SsambaError
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     onnx.add_argument("model", help="registry name, save_pretrained folder, Hub id or official .pth")
     onnx.add_argument("out", help="output .onnx file")
-    onnx.add_argument("--frames", type=int, default=None, help="example length (default: model input length)")
+    onnx.add_argument(
+        "--frames", type=positive_int, default=None, help="example length (default: model input length)"
+    )
     onnx.add_argument("--static", action="store_true", help="fixed batch and time axes")
-    onnx.add_argument("--batch", type=int, default=1, help="example batch size (the fixed one when static)")
+    onnx.add_argument(
+        "--batch", type=positive_int, default=1, help="example batch size (the fixed one when static)"
+    )
     onnx.add_argument("--skip-check", action="store_true", help="skip the onnxruntime parity check")
     onnx.set_defaults(handler=run_onnx)

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from ssamba.cli.arg_types import positive_int
 from ssamba.cli.embed import collect_audio_files
 
 
@@ -59,6 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("predict", help="classify audio files with a fine-tuned model")
     parser.add_argument("--model", required=True, help="fine-tuned model folder")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders")
-    parser.add_argument("--top-k", type=int, default=5, help="classes per file (default 5)")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="classes per file (default 5)")
     parser.add_argument("--format", choices=("json", "csv"), default="json")
     parser.set_defaults(handler=_predict)

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from ssamba.cli.arg_types import non_negative_int, positive_float, positive_int
+
 
 def _default_cache() -> Path:
     return Path(os.environ.get("SSAMBA_CACHE", Path.home() / ".cache" / "ssamba"))
@@ -49,18 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="ssamba_tiny", help="registered model name (default ssamba_tiny)")
     parser.add_argument(
         "--depth",
-        type=int,
+        type=positive_int,
         default=None,
         help="model depth (default 2 = one SSAMBA layer pair; the full model is 24)",
     )
     parser.add_argument(
         "--labels-per-class",
-        type=int,
+        type=positive_int,
         default=5,
         help="labelled takes per digit and speaker (default 5 = 10 %% of the training set)",
     )
     parser.add_argument("--task", choices=("digits", "speakers"), default="digits", help="what to classify")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=_default_cache(), help="download cache")
-    parser.add_argument("--steps-scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--steps-scale", type=positive_float, default=1.0, help=argparse.SUPPRESS)
     parser.set_defaults(handler=_quickstart)

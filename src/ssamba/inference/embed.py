@@ -9,6 +9,7 @@ windows is in memory at a time, so hour-long files need bounded memory.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +54,10 @@ class Embedder:
     def __init__(
         self, model: AudioClassifier, feature_config: FeatureConfig, hop_ms: float = 50.0, batch_size: int = 4
     ) -> None:
-        if not hop_ms > 0:
-            raise ValueError(f"hop_ms must be positive, got {hop_ms}")
+        if not 0 < hop_ms < math.inf:
+            raise ValueError(f"hop_ms must be a positive finite number, got {hop_ms}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.model = model
         self.features = feature_config
         self.hop_ms = float(hop_ms)

@@ -8,7 +8,7 @@ from typing import Any
 from ssamba.features import FeatureConfig
 from ssamba.models.model import AudioClassifier, MSPMPretrainer
 from ssamba.models.official import load_official
-from ssamba.models.pretrained import from_pretrained, load_feature_config
+from ssamba.models.pretrained import from_pretrained, load_feature_config, local_path_reason
 from ssamba.models.registry import create_model
 
 
@@ -26,7 +26,7 @@ def load_encoder_model(source: str | Path = "", **options: Any) -> tuple[AudioCl
     if path.suffix in (".pth", ".pt") and path.is_file():
         model = load_official(path, **options)
         features = FeatureConfig(target_length=model.config.input_tdim)
-    elif path.is_dir() or source.count("/") == 1:
+    elif path.is_dir() or "/" in source or local_path_reason(source):  # not found: never a random model
         model = from_pretrained(source, **options)
         features = load_feature_config(source)
     else:

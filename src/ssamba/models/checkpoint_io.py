@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import struct
 import zipfile
 from pathlib import Path
 
@@ -35,8 +36,10 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
             f"{path}: refused to load: the file holds Python objects other than tensors, which could "
             f"run code ({str(exc).splitlines()[0]}). Only load checkpoints you trust, re-saved as tensors."
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({exc})") from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, struct.error, IndexError, ValueError) as exc:
+        # A legacy (non-zip) file cut short fails inside the unpickler with struct.error or IndexError.
+        detail = str(exc) or type(exc).__name__
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({detail})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):

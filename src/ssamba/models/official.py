@@ -104,7 +104,20 @@ def load_native_state(
             lines.append(f"wrong shapes ({len(wrong_shape)}): {'; '.join(wrong_shape[:10])}")
         lines.append("fix: pass the checkpoint that matches this model family and size")
         raise CheckpointError("\n  ".join(lines))
+    check_finite_weights(kept, source)
     model.load_state_dict(kept, strict=True)
+
+
+def check_finite_weights(state: Mapping[str, Tensor], source: str) -> None:
+    """Refuse NaN/Inf weights (a diverged or corrupt save), which would give NaN outputs and exit 0."""
+    for key, value in state.items():
+        finite = torch.isfinite(value)
+        if not finite.all():
+            count = int((~finite).sum())
+            raise CheckpointError(
+                f"{source}: tensor '{key}' holds {count} NaN/Inf value(s) of {value.numel()}; the weights "
+                "are corrupt or come from a diverged run: use an earlier checkpoint"
+            )
 
 
 def _resolve_strides(config: ModelConfig, fstride: int | None, tstride: int | None) -> tuple[int, int]:

@@ -18,6 +18,8 @@ from ssamba.utils_io import atomic_write, atomic_write_text
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 PREPROCESSOR_NAME = "preprocessor_config.json"
+# A name ending like this is a local file, never a Hub repo id.
+MODEL_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".onnx")
 _TASKS = {"finetune": AudioClassifier, "pretrain": MSPMPretrainer}
 
 
@@ -53,26 +55,75 @@ def save_pretrained(model: AudioModel, directory: str | Path, feature_config: An
     return directory
 
 
+def local_path_reason(name: str) -> str | None:
+    """Why `name` can only be a local path (so a miss is "not found", not a Hub download), or None."""
+    if name.startswith((".", "~", "/")) or "\\" in name:
+        return f"it starts with '{name[0]}'" if name[0] in ".~/" else "it holds a backslash"
+    if Path(name).suffix.lower() in MODEL_FILE_SUFFIXES:
+        return f"it ends with {Path(name).suffix}"
+    if name.count("/") > 1:
+        return "it has more than one '/' (Hub ids are 'user/repo')"
+    if name.count("/") == 1 and Path(name.split("/")[0]).is_dir():
+        return f"the folder {name.split('/')[0]}/ exists here"
+    return None
+
+
 def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
-    """A local folder as is; anything else is treated as a Hub repo id and downloaded (cached)."""
+    """A local folder as is; a Hub repo id 'user/repo' is downloaded (cached); anything else is not found."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
-    if path.exists() or str(name_or_path).count("/") != 1:
+    name = str(name_or_path)
+    if path.exists():
+        raise CheckpointError(f"{name}: not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
+    reason = local_path_reason(name) or (
+        None if name.count("/") == 1 else "Hub ids have the form 'user/repo'"
+    )
+    if reason is not None:
         raise CheckpointError(
-            f"{name_or_path}: not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) "
-            "nor a Hub repo id of the form 'user/repo'"
+            f"{name}: not a model folder or file: it does not exist (relative to {Path.cwd()}); "
+            f"not looked up on the Hugging Face Hub because {reason}; check the path"
         )
+    return _download(name, revision)
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    """The cached snapshot of Hub repo `repo_id`; Hub failures become `CheckpointError`s saying what to do."""
     from ssamba.errors import require_extra
 
     hub = require_extra("huggingface_hub", "hub")
-    return Path(
-        hub.snapshot_download(
-            str(name_or_path),
-            revision=revision,
-            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, PREPROCESSOR_NAME, "*.md"],
+    import huggingface_hub.constants as constants
+    import huggingface_hub.utils as errors
+
+    try:
+        return Path(
+            hub.snapshot_download(
+                repo_id,
+                revision=revision,
+                allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, PREPROCESSOR_NAME, "*.md"],
+            )
         )
-    )
+    except errors.LocalEntryNotFoundError as exc:
+        why = (
+            "offline mode is on (HF_HUB_OFFLINE)"
+            if constants.HF_HUB_OFFLINE
+            else "the Hugging Face Hub cannot be reached"
+        )
+        raise CheckpointError(
+            f"{repo_id}: no such local folder, {why} and the repo is not in the local Hub cache; "
+            "connect to the network (or unset HF_HUB_OFFLINE), or pass a local model folder"
+        ) from exc
+    except errors.RevisionNotFoundError as exc:
+        raise CheckpointError(f"{repo_id}: the Hub repo has no revision {revision!r}") from exc
+    except errors.RepositoryNotFoundError as exc:
+        raise CheckpointError(
+            f"{repo_id}: no such local folder nor Hub repo (or it is private or gated: log in with a "
+            "Hugging Face token); check the name"
+        ) from exc
+    except errors.HFValidationError as exc:
+        raise CheckpointError(
+            f"{repo_id}: no such local folder, and not a valid Hub repo id ({exc})"
+        ) from exc
 
 
 def read_model_config(directory: Path) -> dict[str, Any]:

@@ -6,10 +6,23 @@ Configs are YAML/JSON files loaded with `ssamba.config.load_config` (unknown key
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ssamba.errors import ConfigError
+
+
+def check_device(key: str, name: str) -> None:
+    """Refuse a device torch cannot parse (e.g. 'banana') when the config is read, not at the first step."""
+    import torch
+
+    if name == "auto":
+        return
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(f"{key} {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
 
 
 @dataclass(frozen=True)
@@ -28,10 +41,18 @@ class OptimConfig:
     grad_clip: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ConfigError(f"optim.lr must be positive, got {self.lr}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"optim.grad_clip must be positive or null, got {self.grad_clip}")
+        for key in ("lr", "eps", "grad_clip"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < math.inf:
+                raise ConfigError(f"optim.{key} must be positive and finite, got {value}")
+        if self.weight_decay is not None and not 0 <= self.weight_decay < math.inf:
+            raise ConfigError(
+                f"optim.weight_decay must be >= 0 (or null: the official value), got {self.weight_decay}"
+            )
+        if len(self.betas) != 2 or not all(0 <= beta < 1 for beta in self.betas):
+            raise ConfigError(
+                f"optim.betas must be two numbers in [0, 1), e.g. [0.95, 0.999], got {list(self.betas)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,11 @@ class ScheduleConfig:
             raise ConfigError("schedule.warmup_steps must be >= 0 and warmup_interval >= 1")
         if not 0 < self.factor < 1:
             raise ConfigError(f"schedule.factor must be in (0, 1), got {self.factor}")
+        if self.patience < 0:
+            raise ConfigError(f"schedule.patience must be >= 0, got {self.patience}")
+        for key in ("threshold", "min_lr"):
+            if not 0 <= getattr(self, key) < math.inf:
+                raise ConfigError(f"schedule.{key} must be a finite number >= 0, got {getattr(self, key)}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,7 @@ class LoopConfig:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
         if self.num_workers < 0:
             raise ConfigError(f"train.num_workers must be >= 0, got {self.num_workers}")
+        check_device("train.device", self.device)
 
     def micro_batch(self, world_size: int) -> int:
         """Clips per rank per micro-step; the global batch must split evenly."""
@@ -160,6 +187,12 @@ class MSPMConfig:
     num_masked: int = 400
     valid_num_masked: int | None = None
     single_pass: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("num_masked", "valid_num_masked"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"mspm.{key} must be >= 1, got {value}")
 
 
 @dataclass(frozen=True)

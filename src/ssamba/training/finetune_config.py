@@ -6,12 +6,13 @@ Lists of split values are YAML lists (e.g. `train_split: [train]`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ssamba.data.augment import AugmentConfig
 from ssamba.errors import ConfigError
-from ssamba.training.config import OptimConfig
+from ssamba.training.config import OptimConfig, check_device
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class FinetuneSchedule:
             raise ConfigError("schedule: warmup_steps/start must be >= 0, warmup_interval/step >= 1")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"schedule.gamma must be in (0, 1], got {self.gamma}")
+        if not 0 <= self.min_lr < math.inf:
+            raise ConfigError(f"schedule.min_lr must be a finite number >= 0, got {self.min_lr}")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,11 @@ class FinetuneLoop:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.log_every < 1:
             raise ConfigError("train.epochs, train.batch_size and train.log_every must be >= 1")
+        if self.eval_batch_size is not None and self.eval_batch_size < 1:
+            raise ConfigError(f"train.eval_batch_size must be >= 1 (or null), got {self.eval_batch_size}")
+        if self.num_workers < 0:
+            raise ConfigError(f"train.num_workers must be >= 0, got {self.num_workers}")
+        check_device("train.device", self.device)
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not self.head_lr > 0:
-            raise ConfigError(f"head_lr must be positive, got {self.head_lr}")
+        if not 0 < self.head_lr < math.inf:
+            raise ConfigError(f"head_lr must be positive and finite, got {self.head_lr}")
         if self.layer_decay is not None and not 0.0 < self.layer_decay <= 1.0:
             raise ConfigError(f"layer_decay must be in (0, 1] (or null for none), got {self.layer_decay}")
         if self.wa_epochs is not None:
