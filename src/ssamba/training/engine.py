@@ -150,8 +150,11 @@ class Trainer:
         self.tracker = RunTracker(self.out_dir, enabled=ctx.is_main, tensorboard=loop.tensorboard)
 
     # -- checkpoints -------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly (tensors, lists and primitives only)."""
+    def state_dict(self, log_window: dict[str, Any]) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors, lists and primitives only).
+
+        `log_window`: the current logging window summed over ranks (`_summed_window`).
+        """
         return {
             "step": self.step,
             "model": self.model.state_dict(),
@@ -163,14 +166,21 @@ class Trainer:
             "best_metric": self.best_metric,
             "world_size": self.ctx.world_size,
             "config": self.config_dict,
-            "log_window": {"sums": dict(self.window["sums"]), "steps": self.window["steps"]},
+            "log_window": log_window,
         }
+
+    def _summed_window(self) -> dict[str, Any]:
+        """The logging window's sums over every rank (a collective: every rank calls it)."""
+        keys = sorted(self.window["sums"])
+        summed = distributed.all_reduce_sum([self.window["sums"][k] for k in keys], self.ctx.device)
+        return {"sums": dict(zip(keys, summed, strict=True)), "steps": self.window["steps"]}
 
     def save(self, name: str) -> None:
         """Rank 0 writes `checkpoints/name` atomically; every rank waits for it."""
         distributed.barrier()
+        window = self._summed_window()
         if self.ctx.is_main:
-            save_checkpoint(self.ckpt_dir / name, self.state_dict())
+            save_checkpoint(self.ckpt_dir / name, self.state_dict(window))
         if name == LAST:
             self.saved_step = self.step
         distributed.barrier()
@@ -198,7 +208,9 @@ class Trainer:
         self.step, self.best_metric = int(state["step"]), state["best_metric"]
         self.saved_step = self.step
         window = state.get("log_window", {"sums": {}, "steps": 0})  # older checkpoints lack it
-        self.window = {"sums": dict(window["sums"]), "steps": int(window["steps"])}
+        # The saved sums cover every rank: rank 0 carries them, the others start from zero (same keys).
+        sums = {k: float(v) if self.ctx.is_main else 0.0 for k, v in window["sums"].items()}
+        self.window = {"sums": sums, "steps": int(window["steps"])}
         self.tracker.truncate_after(self.step)
         logger.info("resumed from %s at step %d", path, self.step)
         return True
