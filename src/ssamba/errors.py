@@ -27,6 +27,10 @@ class TrainingError(SsambaError, RuntimeError):
     """Training cannot go on (e.g. too many consecutive steps with non-finite loss or gradients)."""
 
 
+class RunFolderError(SsambaError, RuntimeError):
+    """A run folder (`--out`) is in use by another run, or holds an earlier run (`--resume`/`--overwrite`)."""
+
+
 class MissingExtraError(SsambaError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 

@@ -196,7 +196,7 @@ def _finetune_and_test(config: FinetuneConfig, out: Path) -> dict[str, Any]:
     from ssamba.training.finetune import run_finetune
 
     start = time.perf_counter()
-    summary = run_finetune(config, out)
+    summary = run_finetune(config, out, overwrite=True)  # the quickstart's own folder
     test = summary["test"]
     return {
         "accuracy": test["accuracy"],
@@ -235,7 +235,7 @@ def run_quickstart(
     began = time.perf_counter()
     pretrain_manifest, splits = write_manifests(fsdd_recordings(data, cache_dir), out, labels_per_class)
     start = time.perf_counter()
-    run_pretrain(pretrain_config(recipe, pretrain_manifest), out / "pretrain")
+    run_pretrain(pretrain_config(recipe, pretrain_manifest), out / "pretrain", overwrite=True)
     pretrain_minutes = (time.perf_counter() - start) / 60.0
     pretrained = _finetune_and_test(
         finetune_config(recipe, splits, str(out / "pretrain" / "final"), task), out / "finetune_pretrained"

@@ -51,5 +51,20 @@ def test_consecutive_nan_steps_stop_with_a_clear_error_and_unchanged_weights(
     with pytest.raises(TrainingError, match="3 consecutive steps had non-finite loss") as info:
         run_pretrain(config, tmp_path / "run")
     assert "last.pt" in str(info.value) and "optim.lr" in str(info.value)
+    newest = tmp_path / "run" / "checkpoints" / "last.pt"
+    assert f"The newest checkpoint is {newest} (step 3)" in str(info.value)  # step 4 raised before saving
     weights = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["model"]
     assert all(torch.isfinite(tensor).all() for tensor in weights.values() if tensor.is_floating_point())
+
+
+def test_a_stop_before_any_checkpoint_names_none_and_does_not_advise_resume(
+    write_recipe, tmp_path, monkeypatch
+):
+    recipe = write_recipe(tmp_path, max_steps=10, val_every=100, ckpt_every=100, max_bad_steps=3)
+    poison_mse(monkeypatch, set(range(3, 100)))  # steps 1-2 train, then every step is NaN
+    with pytest.raises(TrainingError) as info:
+        run_pretrain(load_config(PretrainConfig, recipe), tmp_path / "run")
+    message = str(info.value)
+    assert "(steps 3-5)" in message and "Lower optim.lr or set optim.grad_clip" in message
+    assert "--resume would repeat the same steps" in message
+    assert "No checkpoint was written" in message and not (tmp_path / "run" / "checkpoints").exists()

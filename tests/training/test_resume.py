@@ -35,9 +35,12 @@ def _check_resumed(train, recipe: Path, reference: Path, out: Path, fault: str, 
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (out / "final").exists()
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == saved_step
+    stale = list((out / "checkpoints").glob(".last.pt.*.tmp"))
+    assert len(stale) == fault.startswith("checkpoint_write")  # the write killed before its rename
     resumed = train(recipe, out, resume=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stderr
+    assert not any(path.exists() for path in stale)  # removed when the resumed run started
     expected = load_checkpoint(reference / "checkpoints" / "last.pt")
     actual = load_checkpoint(out / "checkpoints" / "last.pt")
     assert actual["step"] == expected["step"] == 6

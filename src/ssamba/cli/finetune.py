@@ -20,7 +20,7 @@ def _finetune(args: argparse.Namespace) -> int:
         overrides.append(f"data.split_key={args.split_key}")
     config = load_config(FinetuneConfig, args.config, overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    summary = run_finetune(config, out, resume=args.resume)
+    summary = run_finetune(config, out, resume=args.resume, overwrite=args.overwrite)
     if "stopped" in summary:
         stopped = summary["stopped"]
         print(f"stopped at step {stopped['step']}; continue with: --resume --out {out}")

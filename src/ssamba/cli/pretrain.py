@@ -15,7 +15,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     config = load_config(PretrainConfig, args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    result = run_pretrain(config, out, resume=args.resume)
+    result = run_pretrain(config, out, resume=args.resume, overwrite=args.overwrite)
     if result.signum is not None:
         print(f"stopped at step {result.step}; continue with: --resume --out {out}")
         return 128 + result.signum

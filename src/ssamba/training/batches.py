@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ssamba.data import ResumableSampler, WeightedDistributedSampler
 from ssamba.errors import ConfigError
+from ssamba.training.signals import detach_worker, stop_signals_blocked
 
 
 class BatchStream:
@@ -71,8 +72,11 @@ class BatchStream:
                 sampler=self.sampler,
                 drop_last=True,
                 num_workers=self.num_workers,
+                worker_init_fn=detach_worker,
             )
-            for batch in loader:
+            with stop_signals_blocked():  # the workers fork now; group signals must reach the main process
+                batches = iter(loader)
+            for batch in batches:
                 self.index += self.micro_batch
                 yield batch
             self.epoch, self.index = self.epoch + 1, 0

@@ -7,8 +7,10 @@ Files live in `OUT/checkpoints/`: `last.pt` (periodic and on interruption) and `
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 LAST = "last.pt"
 BEST = "best.pt"
+_PROBE_BYTES = 1 << 16
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -31,9 +34,37 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     A crash at any moment leaves either the previous file or the new one, never a partial file.
     """
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        _torch_save(state, tmp, Path(path))
         fault_point("checkpoint_write", int(state.get("step", -1)))
     fault_point("checkpoint_done", int(state.get("step", -1)))
+
+
+def _torch_save(state: dict[str, Any], tmp: Path, target: Path) -> None:
+    """`torch.save`, with a failed write (torch's zip writer raises RuntimeError) raised as an OSError."""
+    try:
+        torch.save(state, tmp)
+    except RuntimeError as exc:
+        if "inline_container" not in str(exc) and "PytorchStreamWriter" not in str(exc):
+            raise
+        raise _write_failure(tmp, target, exc) from exc
+
+
+def _write_failure(tmp: Path, target: Path, exc: RuntimeError) -> OSError:
+    """The OSError behind torch's failed write: a plain write to `tmp` now shows it (e.g. ENOSPC).
+
+    torch drops the errno ("unexpected pos ...", "file write failed"); when the probe write works,
+    the cause is unknown and the error says so with torch's message.
+    """
+    hint = f"while writing checkpoint {target}; the previous checkpoint is kept"
+    try:
+        with open(tmp, "ab") as handle:
+            handle.write(bytes(_PROBE_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as probe:
+        fix = ": free some space, then --resume" if probe.errno == errno.ENOSPC else ""
+        return OSError(probe.errno, f"{probe.strerror} {hint}{fix}")
+    return OSError(errno.EIO, f"write failed {hint} ({str(exc).splitlines()[0]})")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

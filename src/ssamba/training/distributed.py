@@ -49,6 +49,11 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def env_rank() -> int:
+    """This process's rank as torchrun sets it (0 without torchrun), known before `setup`."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def setup(device_name: str = "auto") -> DistContext:
     """Join the torchrun process group when `RANK` is set, else a single-process context."""
     if "RANK" not in os.environ:

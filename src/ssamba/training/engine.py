@@ -4,7 +4,8 @@ A task (pretraining, fine-tuning) supplies a `TrainTask`: the model to save, an 
 `forward(batch, seed) -> {"loss": ..., other scalars}` that contains it, a resumable batch stream,
 an optional evaluation function and a finaliser. Per-step randomness comes from
 `derive_seed(seed, step, rank, micro_step)` (objective masks; torch's global RNG is reseeded with it
-for dropout), so a run resumed from a checkpoint repeats the uninterrupted run bit for bit on CPU.
+for dropout), so a run resumed from a checkpoint repeats the uninterrupted run bit for bit on CPU,
+its log rows included (the running sums of the current logging window are part of the checkpoint).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ssamba.training.faults import fault_point
 from ssamba.training.optim import build_optimizer
 from ssamba.training.plots import plot_curves
 from ssamba.training.rng import capture_rng_state, derive_seed, restore_rng_state
+from ssamba.training.run_folder import write_run_config
 from ssamba.training.schedule import LRSchedule
 from ssamba.training.signals import StopRequest
 from ssamba.training.tracker import RunTracker
@@ -95,7 +97,11 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def check_resume_config(saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Raise `ConfigError` when the resumed run changes a key other than `RESUMABLE_CHANGES`."""
+    """Raise `ConfigError` when the resumed run changes a key other than `RESUMABLE_CHANGES`.
+
+    `train.max_steps` may change only when the lr schedule does not depend on it: the cosine
+    decay spans `max_steps`, so a new length would make the lr jump at the resumed step.
+    """
     old, new = _flatten(saved), _flatten(current)
     changed = sorted(
         k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
@@ -103,6 +109,13 @@ def check_resume_config(saved: dict[str, Any], current: dict[str, Any]) -> None:
     if changed:
         details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
         raise ConfigError(f"cannot resume with a different configuration ({details}); use a new --out")
+    steps = "train.max_steps"
+    if old.get("schedule.kind") == "cosine" and old.get(steps) != new.get(steps):
+        raise ConfigError(
+            f"cannot resume with {steps}={new.get(steps)}: the cosine lr schedule spans the run's "
+            f"{steps}={old.get(steps)}, so changing it would make the lr jump; resume with "
+            f"{steps}={old.get(steps)}, or start a new run (another --out, or --overwrite)"
+        )
 
 
 class Trainer:
@@ -130,13 +143,18 @@ class Trainer:
         self.autocast = lambda: autocast_context(loop.precision, ctx.device)
         self.step = 0
         self.bad_steps = 0  # consecutive optimizer steps skipped for non-finite loss or gradients
+        self.saved_step: int | None = None  # step of the newest `last` checkpoint, when one exists
+        self.window: dict[str, Any] = {"sums": {}, "steps": 0}  # the logging window so far
         self.best_metric: float | None = None
         self.config_dict = to_dict(task.config)
         self.tracker = RunTracker(self.out_dir, enabled=ctx.is_main, tensorboard=loop.tensorboard)
 
     # -- checkpoints -------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly (tensors, lists and primitives only)."""
+    def state_dict(self, log_window: dict[str, Any]) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors, lists and primitives only).
+
+        `log_window`: the current logging window summed over ranks (`_summed_window`).
+        """
         return {
             "step": self.step,
             "model": self.model.state_dict(),
@@ -148,13 +166,23 @@ class Trainer:
             "best_metric": self.best_metric,
             "world_size": self.ctx.world_size,
             "config": self.config_dict,
+            "log_window": log_window,
         }
+
+    def _summed_window(self) -> dict[str, Any]:
+        """The logging window's sums over every rank (a collective: every rank calls it)."""
+        keys = sorted(self.window["sums"])
+        summed = distributed.all_reduce_sum([self.window["sums"][k] for k in keys], self.ctx.device)
+        return {"sums": dict(zip(keys, summed, strict=True)), "steps": self.window["steps"]}
 
     def save(self, name: str) -> None:
         """Rank 0 writes `checkpoints/name` atomically; every rank waits for it."""
         distributed.barrier()
+        window = self._summed_window()
         if self.ctx.is_main:
-            save_checkpoint(self.ckpt_dir / name, self.state_dict())
+            save_checkpoint(self.ckpt_dir / name, self.state_dict(window))
+        if name == LAST:
+            self.saved_step = self.step
         distributed.barrier()
 
     def resume(self) -> bool:
@@ -162,6 +190,7 @@ class Trainer:
         path = self.ckpt_dir / LAST
         if not path.is_file():
             logger.warning("--resume: no checkpoint at %s, starting from scratch", path)
+            self.tracker.truncate_after(-1)  # rows of a run that died before its first checkpoint
             return False
         state = load_checkpoint(path)  # on CPU: RNG states must stay there; load_state_dict moves the rest
         check_resume_config(state["config"], self.config_dict)
@@ -177,6 +206,11 @@ class Trainer:
         self.task.stream.load_state_dict(state["data"])
         restore_rng_state(state["rng"])
         self.step, self.best_metric = int(state["step"]), state["best_metric"]
+        self.saved_step = self.step
+        window = state.get("log_window", {"sums": {}, "steps": 0})  # older checkpoints lack it
+        # The saved sums cover every rank: rank 0 carries them, the others start from zero (same keys).
+        sums = {k: float(v) if self.ctx.is_main else 0.0 for k, v in window["sums"].items()}
+        self.window = {"sums": sums, "steps": int(window["steps"])}
         self.tracker.truncate_after(self.step)
         logger.info("resumed from %s at step %d", path, self.step)
         return True
@@ -226,11 +260,36 @@ class Trainer:
         )
         self.tracker.log("event", step, event="skipped_nonfinite_step", consecutive=self.bad_steps)
         if self.bad_steps >= self.loop.max_bad_steps:
-            raise TrainingError(
-                f"{self.bad_steps} consecutive steps had non-finite loss or gradients (last at step {step}); "
-                f"the weights were not updated by them. The last good checkpoint is {self.ckpt_dir / LAST}: "
-                "lower optim.lr or set optim.grad_clip and start again, or --resume to retry from it"
+            raise TrainingError(self._nonfinite_advice(step))
+
+    def _nonfinite_advice(self, step: int) -> str:
+        """Why the run stops after `max_bad_steps` bad steps, and fixes that can work.
+
+        `--resume` is not one: it repeats the same steps. A streak from step 1 on is not the lr's
+        fault (the first loss comes before any update): it points at the initial weights or the data.
+        """
+        first = step - self.bad_steps + 1
+        text = (
+            f"{self.bad_steps} consecutive steps had non-finite loss or gradients (steps {first}-{step}); "
+            "the weights were not updated by them. "
+        )
+        if first == 1:
+            init = self.config_dict.get("init")
+            source = f" (init: {init})" if init not in (None, "scratch") else ""
+            text += (
+                "Already the first step's loss was not finite, before any update, so the learning rate is "
+                f"not the cause: check the initial weights{source} for NaN/Inf or huge values, and the "
+                "audio and features (ssamba data validate)"
             )
+        else:
+            text += (
+                "Lower optim.lr or set optim.grad_clip and start again (--overwrite, or another --out); "
+                "--resume would repeat the same steps"
+            )
+        checkpoint = self.ckpt_dir / LAST
+        if self.saved_step is not None and checkpoint.is_file():
+            return f"{text}. The newest checkpoint is {checkpoint} (step {self.saved_step})"
+        return f"{text}. No checkpoint was written (checkpoints/{LAST} does not exist)"
 
     def _optimizer_step(self) -> float | None:
         grad_norm = None
@@ -241,11 +300,13 @@ class Trainer:
         self.scaler.update()
         return grad_norm
 
-    def _log_train(self, totals: dict[str, float], steps: int, elapsed: float, lr: float) -> dict[str, float]:
+    def _log_train(self, lr: float, timed_steps: int, elapsed: float) -> dict[str, float]:
+        """Log the window's means; throughput counts the `timed_steps` this process ran in `elapsed` s."""
+        totals, steps = self.window["sums"], self.window["steps"]
         keys = sorted(totals)
         summed = distributed.all_reduce_sum([totals[k] for k in keys], self.ctx.device)
         means = {k: v / (steps * self.ctx.world_size) for k, v in zip(keys, summed, strict=True)}
-        samples_per_s = steps * self.loop.batch_size / max(elapsed, 1e-9)
+        samples_per_s = timed_steps * self.loop.batch_size / max(elapsed, 1e-9)
         self.tracker.log("train", self.step, **means, lr=lr, samples_per_s=samples_per_s)
         return {**means, "samples_per_s": samples_per_s}
 
@@ -276,6 +337,8 @@ class Trainer:
             self.tracker.log("event", self.step, event="resume")
         else:
             self.tracker.log("event", self.step, event="start", config=self.config_dict)
+        if self.ctx.is_main:  # only now: a rejected --resume leaves the run's config.yaml alone
+            write_run_config(self.out_dir, self.config_dict)
         loop = self.loop
         wrapped = self._wrapped()
         self.model.train()
@@ -288,12 +351,12 @@ class Trainer:
             unit="step",
             dynamic_ncols=True,
         )
-        totals: dict[str, float] = {}
-        window_start, window_steps = time.perf_counter(), 0
+        window_start, timed_steps = time.perf_counter(), 0
         with StopRequest() as stop:
             while self.step < loop.max_steps:
                 lr = self.schedule.apply(self.optimizer, self.step)
                 self.optimizer.zero_grad(set_to_none=True)
+                totals = self.window["sums"]
                 self._micro_steps(wrapped, batches, totals)
                 grad_norm = None
                 if self._grads_finite():
@@ -304,15 +367,17 @@ class Trainer:
                 if grad_norm is not None:
                     totals["grad_norm"] = totals.get("grad_norm", 0.0) + grad_norm
                 self.step += 1
-                window_steps += 1
+                self.window["steps"] += 1
+                timed_steps += 1
                 progress.update(1)
                 fault_point("step_end", self.step)
                 if self.step % loop.log_every == 0 or self.step == loop.max_steps:
-                    shown = self._log_train(totals, window_steps, time.perf_counter() - window_start, lr)
+                    shown = self._log_train(lr, timed_steps, time.perf_counter() - window_start)
                     progress.set_postfix(
                         {k: f"{shown[k]:.3g}" for k in ("loss", "acc", "samples_per_s") if k in shown}
                     )
-                    totals, window_start, window_steps = {}, time.perf_counter(), 0
+                    self.window = {"sums": {}, "steps": 0}
+                    window_start, timed_steps = time.perf_counter(), 0
                 paused = time.perf_counter()  # validation and checkpoints do not count in samples/s
                 if self.step % loop.val_every == 0 or self.step == loop.max_steps:
                     self.validate()

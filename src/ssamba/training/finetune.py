@@ -33,6 +33,7 @@ from ssamba.training.engine import Trainer, TrainTask
 from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
 from ssamba.training.init import init_classifier_from
 from ssamba.training.optim import layer_decay_groups, param_groups
+from ssamba.training.run_folder import RunFolder, write_run_config
 from ssamba.training.schedule import LRSchedule
 from ssamba.utils_io import atomic_write_text
 
@@ -357,24 +358,29 @@ class StoppedRun:
     signum: int
 
 
-def run_finetune(config: FinetuneConfig, out_dir: str | Path, resume: bool = False) -> dict[str, Any]:
+def run_finetune(
+    config: FinetuneConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False
+) -> dict[str, Any]:
     """Fine-tune (or linear-probe) as `config` says; writes `final/`, metrics and `results.json`.
 
     A run stopped by a signal returns `{"stopped": {"step", "signum"}}` (nothing tested or saved
-    beyond its checkpoint; `resume=True` continues it).
+    beyond its checkpoint; `resume=True` continues it). `out_dir` is locked for the run; an
+    earlier run there is continued (`resume`), replaced (`overwrite`) or, with neither, refused.
     """
+    with RunFolder(out_dir, resume=resume, overwrite=overwrite, enabled=distributed.env_rank() == 0):
+        return _run_in_folder(config, Path(out_dir), resume)
+
+
+def _run_in_folder(config: FinetuneConfig, out: Path, resume: bool) -> dict[str, Any]:
+    """`run_finetune` inside its locked run folder."""
     import json
 
-    import yaml
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
     label_map, train_set, valid_set, test_set = _datasets(config)
     model = _build_model(config, len(label_map))
     if config.mode == "linear":
         from ssamba.training.linear_probe import train_linear_probe
 
+        write_run_config(out, to_dict(config))  # full mode: the Trainer writes it once resume is accepted
         train_linear_probe(model, train_set, valid_set, config)
         selection = "linear_probe"
     else:

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
-from ssamba.config import to_dict
 from ssamba.data import AudioClipDataset, Manifest, index_shards, read_manifest
 from ssamba.errors import ConfigError
 from ssamba.features import FeatureConfig
@@ -28,7 +27,7 @@ from ssamba.training.config import DataConfig, PretrainConfig
 from ssamba.training.distributed import DistContext
 from ssamba.training.engine import Trainer, TrainResult, TrainTask
 from ssamba.training.rng import derive_seed
-from ssamba.utils_io import atomic_write_text
+from ssamba.training.run_folder import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -192,17 +191,19 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
     return task, features
 
 
-def run_pretrain(config: PretrainConfig, out_dir: str | Path, resume: bool = False) -> TrainResult:
-    """Pretrain as `config` says, writing logs, checkpoints and `final/` under `out_dir`."""
-    import yaml
+def run_pretrain(
+    config: PretrainConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False
+) -> TrainResult:
+    """Pretrain as `config` says, writing logs, checkpoints and `final/` under `out_dir`.
 
-    ctx = distributed.setup(config.train.device)
-    try:
-        task, _ = build_task(config, ctx)
-        trainer = Trainer(task, config.train, config.optim, config.schedule, out_dir, ctx)
-        if ctx.is_main:
-            text = yaml.safe_dump(to_dict(config), sort_keys=False)
-            atomic_write_text(Path(out_dir) / "config.yaml", text)
-        return trainer.run(resume=resume)
-    finally:
-        distributed.teardown()
+    `out_dir` is locked for the run; an earlier run there is continued (`resume`), replaced
+    (`overwrite`) or, with neither, a `RunFolderError`.
+    """
+    with RunFolder(out_dir, resume=resume, overwrite=overwrite, enabled=distributed.env_rank() == 0):
+        ctx = distributed.setup(config.train.device)
+        try:
+            task, _ = build_task(config, ctx)
+            trainer = Trainer(task, config.train, config.optim, config.schedule, out_dir, ctx)
+            return trainer.run(resume=resume)
+        finally:
+            distributed.teardown()
