@@ -1,6 +1,7 @@
 """Hugging Face Hub publishing: a model card with config and metrics, and `push_to_hub`.
 
-Downloading goes through `ssamba.from_pretrained("user/repo")` (the `hub` extra).
+Downloading goes through `ssamba.from_pretrained("user/repo")` (the `hub` extra). Class names
+travel in `config.json` (`id2label`), so a classifier pulled from the Hub predicts named classes.
 """
 
 from __future__ import annotations
@@ -10,11 +11,69 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ssamba.errors import require_extra
 from ssamba.features import FeatureConfig
 from ssamba.models.model import AudioModel, MSPMPretrainer
 
 CARD_NAME = "README.md"
+MAX_LISTED_LABELS = 50
+
+
+def _pipeline(model: AudioModel) -> str:
+    if isinstance(model, MSPMPretrainer) or not model.config.num_classes:
+        return "feature-extraction"
+    return "audio-classification"
+
+
+def _model_index(
+    name: str, pipeline: str, metrics: dict[str, float], dataset: str | None
+) -> list[dict[str, Any]]:
+    """The `model-index` entry from which the Hub shows evaluation results."""
+    return [
+        {
+            "name": name,
+            "results": [
+                {
+                    "task": {"type": pipeline, "name": pipeline.replace("-", " ").capitalize()},
+                    "dataset": {"type": dataset or "custom", "name": dataset or "evaluation set"},
+                    "metrics": [
+                        {"type": metric, "value": float(value), "name": metric}
+                        for metric, value in metrics.items()
+                    ],
+                }
+            ],
+        }
+    ]
+
+
+def card_metadata(
+    model: AudioModel,
+    *,
+    repo_id: str | None = None,
+    metrics: dict[str, float] | None = None,
+    datasets: list[str] | None = None,
+    license: str = "mit",
+    base_model: str | None = None,
+) -> dict[str, Any]:
+    """The card's YAML front matter: library, license, pipeline, tags, datasets, base model, results."""
+    pipeline = _pipeline(model)
+    tags = list(dict.fromkeys(("audio", "self-supervised-learning", model.config.family, "ssamba")))
+    meta: dict[str, Any] = {
+        "library_name": "ssamba",
+        "license": license,
+        "pipeline_tag": pipeline,
+        "tags": tags,
+    }
+    if datasets:
+        meta["datasets"] = list(datasets)
+    if base_model:
+        meta["base_model"] = base_model
+    if metrics:
+        name = repo_id.split("/")[-1] if repo_id else f"{model.config.family}-audio-encoder"
+        meta["model-index"] = _model_index(name, pipeline, metrics, datasets[0] if datasets else None)
+    return meta
 
 
 def model_card(
@@ -23,29 +82,18 @@ def model_card(
     metrics: dict[str, float] | None = None,
     datasets: list[str] | None = None,
     license: str = "mit",
+    *,
+    repo_id: str | None = None,
+    base_model: str | None = None,
 ) -> str:
-    """Markdown model card with YAML front matter (library, tags, pipeline, metrics) and the config."""
+    """Markdown model card with YAML front matter (`card_metadata`), the load snippet and the config."""
     config = model.config
     features = feature_config or FeatureConfig(target_length=config.input_tdim)
     family = "SSAMBA (bidirectional Mamba)" if config.family == "ssamba" else "SSAST (ViT)"
-    pipeline = (
-        "feature-extraction"
-        if isinstance(model, MSPMPretrainer) or not config.num_classes
-        else "audio-classification"
+    meta = card_metadata(
+        model, repo_id=repo_id, metrics=metrics, datasets=datasets, license=license, base_model=base_model
     )
-    front = [
-        "---",
-        "library_name: ssamba",
-        f"license: {license}",
-        f"pipeline_tag: {pipeline}",
-        "tags:",
-        *[f"- {tag}" for tag in ("audio", "self-supervised-learning", config.family, "ssamba")],
-    ]
-    if datasets:
-        front += ["datasets:", *[f"- {name}" for name in datasets]]
-    if metrics:
-        front += ["metrics:", *[f"- {name}" for name in metrics]]
-    front.append("---")
+    front = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---"]
     body = [
         f"# {family} audio encoder",
         "",
@@ -53,9 +101,10 @@ def model_card(
         "",
         "```python",
         "import ssamba",
-        'model = ssamba.from_pretrained("<this repo id>")',
+        f'model = ssamba.from_pretrained("{repo_id or "path/to/this/folder"}")',
         "```",
         "",
+        *_labels_section(model),
         "## Input",
         "",
         f"Mono audio at {features.sample_rate} Hz -> Kaldi log-mel fbank ({features.num_mel_bins} bins, "
@@ -83,23 +132,43 @@ def model_card(
     return "\n".join(front + [""] + body)
 
 
+def _labels_section(model: AudioModel) -> list[str]:
+    label_map = getattr(model, "label_map", None)
+    if label_map is None:
+        return []
+    names = ", ".join(label_map.labels[:MAX_LISTED_LABELS])
+    more = f", ... ({len(label_map)} in all)" if len(label_map) > MAX_LISTED_LABELS else ""
+    kind = "multi-label" if label_map.multi_label else "single-label"
+    return [f"Classes ({kind}, in `config.json`'s `id2label`): {names}{more}.", ""]
+
+
 def push_to_hub(
     model: AudioModel,
     repo_id: str,
     *,
     feature_config: FeatureConfig | None = None,
     metrics: dict[str, float] | None = None,
+    datasets: list[str] | None = None,
+    license: str = "mit",
+    base_model: str | None = None,
     private: bool = False,
     token: str | None = None,
     commit_message: str = "Upload ssamba model",
     api: Any = None,
 ) -> str:
-    """Save the model folder with a model card and upload it to `repo_id`; returns the commit URL."""
+    """Save the model folder with a model card and upload it to `repo_id`; returns the commit URL.
+
+    `metrics` (e.g. {"accuracy": 0.95} on `datasets[0]`) become the card's `model-index` results;
+    `datasets` and `base_model` are Hub ids of the training data and of the model fine-tuned from.
+    """
     if api is None:
         api = require_extra("huggingface_hub", "hub").HfApi(token=token)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model.save_pretrained(folder, feature_config)
-        (folder / CARD_NAME).write_text(model_card(model, feature_config, metrics), encoding="utf-8")
+        card = model_card(
+            model, feature_config, metrics, datasets, license, repo_id=repo_id, base_model=base_model
+        )
+        (folder / CARD_NAME).write_text(card, encoding="utf-8")
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         return str(api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=commit_message))

@@ -20,6 +20,9 @@ from ssamba.integrations.loading import load_encoder_model
 
 SAMPLE_RATE = 16000
 FEATURE_LAYOUTS = ("concat", "mean")
+# Keyword arguments s3prl passes to every upstream for its own checkpoint downloads (`refresh` from
+# `S3PRLUpstream` and the downstream runner, `legacy` from tools/extract_feat.py): ignored here.
+S3PRL_OWN_OPTIONS = ("refresh", "legacy")
 
 
 class UpstreamExpert(nn.Module):
@@ -30,7 +33,8 @@ class UpstreamExpert(nn.Module):
         model_config: unused (s3prl passes its `-g` option here); kept for the s3prl signature.
         window_secs: window length (default: the model's input length).
         feature: "concat" (frequency patches concatenated, as SSAST's upstream) or "mean".
-        options: passed to the loader (e.g. `fstride`, `tstride`, `input_tdim` for official files).
+        options: passed to the loader (e.g. `fstride`, `tstride`, `input_tdim` for official files),
+            less s3prl's own `refresh` and `legacy`.
     """
 
     def __init__(
@@ -44,6 +48,7 @@ class UpstreamExpert(nn.Module):
         super().__init__()
         if feature not in FEATURE_LAYOUTS:
             raise ValueError(f"feature must be one of {FEATURE_LAYOUTS}, got {feature!r}")
+        options = {key: value for key, value in options.items() if key not in S3PRL_OWN_OPTIONS}
         model, features = load_encoder_model(ckpt, **options)
         frames = round(window_secs * 100) if window_secs else model.config.input_tdim
         self.model = model

@@ -1,13 +1,15 @@
-"""Export of SSAST weights to the Hugging Face `ASTModel` state-dict layout (spec 5.5)."""
+"""Export of SSAST weights to the Hugging Face `ASTModel` state-dict layout (spec 5.5) and its `ASTConfig`."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from torch import Tensor
 
 from ssamba.errors import CheckpointError
-from ssamba.models.model import AudioClassifier
+from ssamba.models.config import ModelConfig
+from ssamba.models.model import AudioClassifier, AudioModel
 
 _BLOCK_RENAMES = {
     "norm1": "layernorm_before",
@@ -18,17 +20,64 @@ _BLOCK_RENAMES = {
 }
 
 
+def ast_incompatibility(config: ModelConfig) -> str | None:
+    """Why `ASTModel` cannot express this model, or None when it can."""
+    if config.family != "ssast" or not config.distilled:
+        return "only distilled SSAST models map onto Hugging Face ASTModel"
+    if config.patch_shape[0] != config.patch_shape[1]:
+        return f"ASTModel needs square patches; this model has {config.patch_shape}"
+    return None
+
+
+def ast_config(model: AudioModel) -> dict[str, Any]:
+    """`ASTConfig` kwargs describing the encoder of a distilled square-patch SSAST model.
+
+    `layer_norm_eps` is the encoder's own (1e-6, timm's): ASTConfig's default, 1e-12, would change
+    every token. HF also uses it in the classifier head, whose LayerNorm here has PyTorch's 1e-5.
+    """
+    config = model.config
+    reason = ast_incompatibility(config)
+    if reason:
+        raise CheckpointError(reason)
+    hf_config = {
+        "hidden_size": config.embed_dim,
+        "num_hidden_layers": config.depth,
+        "num_attention_heads": config.num_heads,
+        "intermediate_size": int(config.embed_dim * config.mlp_ratio),
+        "hidden_act": "gelu",
+        "qkv_bias": True,
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "layer_norm_eps": model.encoder.norm.eps,
+        "patch_size": config.patch_shape[0],
+        "frequency_stride": config.patch_stride[0],
+        "time_stride": config.patch_stride[1],
+        "max_length": config.input_tdim,
+        "num_mel_bins": config.num_mel_bins,
+    }
+    if config.num_classes:
+        hf_config["num_labels"] = config.num_classes
+    return hf_config
+
+
 def export_hf_ast(model: AudioClassifier) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """State dict in `ASTModel` (or `ASTForAudioClassification` with a head) keys, and the `ASTConfig` kwargs.
 
     The head maps to `classifier.*` and the encoder gets the `audio_spectrogram_transformer.` prefix
     when the model has classes. Frame models (128x2 patches) cannot be expressed by `ASTModel`.
+    `ASTModel` pools (cls + dist) / 2 (our "cls" pooling): other poolings give the same tokens but
+    other pooled outputs and logits, with a warning.
     """
+    hf_config = ast_config(model)
     config = model.config
-    if config.family != "ssast" or not config.distilled:
-        raise CheckpointError("only distilled SSAST models map onto Hugging Face ASTModel")
-    if config.patch_shape[0] != config.patch_shape[1]:
-        raise CheckpointError(f"ASTModel needs square patches; this model has {config.patch_shape}")
+    if model.pooling != "cls":
+        warnings.warn(
+            f"this model pools {model.pooling!r}, Hugging Face ASTModel pools (cls + dist) / 2: "
+            "the exported model gives the same tokens (last_hidden_state) but another pooler_output "
+            "and other logits; use last_hidden_state and pool it as ssamba does",
+            UserWarning,
+            stacklevel=2,
+        )
     encoder = model.encoder
     prefix = "audio_spectrogram_transformer." if config.num_classes else ""
     dim = config.embed_dim
@@ -61,22 +110,4 @@ def export_hf_ast(model: AudioClassifier) -> tuple[dict[str, Tensor], dict[str, 
                 "classifier.dense.bias": head.fc.bias.detach().clone(),
             }
         )
-    hf_config = {
-        "hidden_size": dim,
-        "num_hidden_layers": config.depth,
-        "num_attention_heads": config.num_heads,
-        "intermediate_size": int(dim * config.mlp_ratio),
-        "hidden_act": "gelu",
-        "qkv_bias": True,
-        "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0,
-        "layer_norm_eps": 1e-6,
-        "patch_size": config.patch_shape[0],
-        "frequency_stride": config.patch_stride[0],
-        "time_stride": config.patch_stride[1],
-        "max_length": config.input_tdim,
-        "num_mel_bins": config.num_mel_bins,
-    }
-    if config.num_classes:
-        hf_config["num_labels"] = config.num_classes
     return out, hf_config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
@@ -14,6 +15,9 @@ from ssamba.models.mspm import gather_patches, info_nce, reconstruction_mse
 from ssamba.models.patch import unfold_patches
 from ssamba.models.ssamba import SSAMBAEncoder
 from ssamba.models.ssast import SSASTEncoder
+
+if TYPE_CHECKING:
+    from ssamba.data.labels import LabelMap
 
 GENERATIVE_WEIGHT = 10.0
 
@@ -79,11 +83,13 @@ class AudioModel(nn.Module):
 class AudioClassifier(AudioModel):
     """Encoder + pooling + LayerNorm/Linear head (timm-like API).
 
-    `num_classes=0` gives a feature extractor: `forward` returns the pooled features.
+    `num_classes=0` gives a feature extractor: `forward` returns the pooled features. `label_map`
+    names the classes (saved with the model, read back by `from_pretrained`; None: unnamed).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
+        self.label_map: LabelMap | None = None
         self.pooling = config.pooling
         self.num_features = config.embed_dim * (2 if config.pooling == "both" else 1)
         self.num_classes = config.num_classes
@@ -117,6 +123,7 @@ class AudioClassifier(AudioModel):
             self.pooling = pooling
             self.num_features = self.config.embed_dim * (2 if pooling == "both" else 1)
         self.num_classes = num_classes
+        self.label_map = None
         self.config = self.config.replace(num_classes=num_classes, pooling=self.pooling)
         device = self.encoder.pos_embed.device
         self.head = (

@@ -1,6 +1,7 @@
 """ssamba's own format: `config.json` + `model.safetensors` + `preprocessor_config.json` in one folder.
 
-`from_pretrained` reads a local folder or, with the `hub` extra, a Hugging Face Hub repo id.
+`from_pretrained` reads a local folder or, with the `hub` extra, a Hugging Face Hub repo id. Both
+JSON files also follow Hugging Face's conventions (`models.hf_meta`), class names included.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from ssamba import __version__
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models.config import ModelConfig
+from ssamba.models.hf_meta import config_fields, feature_dict, preprocessor_dict, read_label_map
 from ssamba.models.model import AudioClassifier, AudioModel, MSPMPretrainer
 from ssamba.utils_io import atomic_write, atomic_write_text
 
@@ -34,7 +36,10 @@ def _feature_dict(model: AudioModel, feature_config: Any) -> dict[str, Any]:
 
 
 def save_pretrained(model: AudioModel, directory: str | Path, feature_config: Any = None) -> Path:
-    """Write the model folder (each file atomically); returns the folder path."""
+    """Write the model folder (each file atomically); returns the folder path.
+
+    A classifier's `label_map` (if set) goes into `config.json` as `id2label`/`label2id`.
+    """
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -45,11 +50,13 @@ def save_pretrained(model: AudioModel, directory: str | Path, feature_config: An
         "task": task,
         "model": model.config.to_dict(),
         "pooling": getattr(model, "pooling", model.config.pooling),
+        **config_fields(model),
     }
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
     atomic_write_text(
-        directory / PREPROCESSOR_NAME, json.dumps(_feature_dict(model, feature_config), indent=2)
+        directory / PREPROCESSOR_NAME,
+        json.dumps(preprocessor_dict(_feature_dict(model, feature_config)), indent=2),
     )
     atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2))
     return directory
@@ -142,6 +149,7 @@ def from_pretrained(
     """Load a model saved by `save_pretrained` (a folder, or a Hub repo id with the `hub` extra).
 
     `overrides` change runtime fields of the config (e.g. `scan_backend`, `attn_impl`, `drop_path_rate`).
+    A classifier gets `label_map` from `config.json`'s `id2label` (or an older folder's `labels.json`).
     """
     from ssamba.models.checkpoint_io import load_state_dict_file
     from ssamba.models.official import load_native_state
@@ -161,6 +169,8 @@ def from_pretrained(
     load_native_state(
         model, load_state_dict_file(directory / WEIGHTS_NAME), (), str(directory / WEIGHTS_NAME)
     )
+    if isinstance(model, AudioClassifier):
+        model.label_map = read_label_map(meta, directory, model.num_classes)
     return model
 
 
@@ -173,4 +183,4 @@ def load_feature_config(name_or_path: str | Path):
     if not path.is_file():
         model = read_model_config(directory)["model"]
         return FeatureConfig(num_mel_bins=model["num_mel_bins"], target_length=model["input_tdim"])
-    return FeatureConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return FeatureConfig.from_dict(feature_dict(path))

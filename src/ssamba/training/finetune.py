@@ -313,7 +313,8 @@ def _build_model(config: FinetuneConfig, num_classes: int) -> AudioClassifier:
 
 
 def save_final(model: AudioClassifier, folder: Path, config: FinetuneConfig, label_map: LabelMap) -> None:
-    """`save_pretrained` plus the label map (`labels.json`) for `evaluate`/`predict`."""
+    """`save_pretrained` with the class names in `config.json`, and `labels.json` for older versions."""
+    model.label_map = label_map
     model.save_pretrained(folder, config.data.feature_config())
     label_map.save(folder / LABELS_NAME)
 
@@ -462,9 +463,10 @@ def _train_full(
 
 
 def load_classifier(directory: str | Path) -> tuple[AudioClassifier, Any, LabelMap]:
-    """(model in eval mode, its FeatureConfig, its label map) from a fine-tuned model folder.
+    """(model in eval mode, its FeatureConfig, its label map) from a fine-tuned model folder or Hub id.
 
-    Without `labels.json` the classes are named by their index.
+    Class names come from `config.json` (or an older folder's `labels.json`); without them the
+    classes are named by their index.
     """
     from ssamba.models import from_pretrained
     from ssamba.models.pretrained import load_feature_config
@@ -472,11 +474,7 @@ def load_classifier(directory: str | Path) -> tuple[AudioClassifier, Any, LabelM
     model = from_pretrained(directory)
     if not isinstance(model, AudioClassifier) or not model.num_classes:
         raise ConfigError(f"{directory}: not a fine-tuned classifier (a pretraining or feature-only model)")
-    path = Path(directory) / LABELS_NAME
-    if path.is_file():
-        label_map = LabelMap.from_file(path)
-    else:
+    label_map = model.label_map
+    if label_map is None:
         label_map = LabelMap(tuple(str(i) for i in range(model.num_classes)))
-    if len(label_map) != model.num_classes:
-        raise ConfigError(f"{path}: {len(label_map)} labels for a model with {model.num_classes} outputs")
     return model.eval(), load_feature_config(directory), label_map
