@@ -84,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("inputs", nargs="+", help="audio files or folders")
     parser.add_argument(
-        "--model", default="ssamba_tiny", help="save_pretrained folder, Hub id, official .pth"
+        "--model",
+        default="ssamba_tiny",
+        help="pretrained tag (e.g. ssamba_tiny_400), save_pretrained folder, Hub id or official .pth",
     )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--hop-ms", type=float, default=50.0, help="spacing of timestamp embeddings (ms)")
