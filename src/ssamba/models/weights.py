@@ -119,7 +119,7 @@ def _check_architecture(model: MSPMPretrainer, weights: PretrainedWeights, sourc
     if any(getattr(expected, f) != getattr(got, f) for f in fields):
         raise CheckpointError(
             f"{source}: holds a {got.family} model (embed_dim {got.embed_dim}, patch {got.patch_shape}), "
-            f"not the {weights.model} that tag {weights.tag} names; delete the file and download again"
+            f"not the {weights.model} that tag {weights.tag} names; the download was deleted"
         )
 
 
@@ -159,14 +159,23 @@ def fetch_pretrained(name: str, *, base_url: str | None = None, cache_dir: str |
         return folder
     url = source_url(weights, base_url)
     raw = root / "downloads" / weights.filename
-    digest = sha256_file(raw) if raw.is_file() else download(url, raw, weights.sha256)
-    if weights.sha256 is not None and digest != weights.sha256:
-        raw.unlink()
-        raise DownloadError(f"{raw}: sha256 {digest} is not the pinned {weights.sha256}; deleted, run again")
+    if raw.is_file():  # downloaded before an interrupted conversion, or put there by hand
+        digest = sha256_file(raw)
+        if weights.sha256 is not None and digest != weights.sha256:
+            raw.unlink()
+            raise DownloadError(
+                f"{raw}: sha256 {digest} is not the pinned {weights.sha256}; deleted, run again"
+            )
+    else:
+        digest = download(url, raw, weights.sha256)
     if weights.sha256 is None:
         logger.info("%s: sha256 %s (not pinned in the table)", weights.filename, digest)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _convert(raw, weights, folder, url, digest)
+    try:
+        _convert(raw, weights, folder, url, digest)
+    except CheckpointError:  # not a usable checkpoint of this tag: never reuse it
+        raw.unlink()
+        raise
     raw.unlink()
     return folder
 
