@@ -1,7 +1,8 @@
 """torch.hub entry points: `torch.hub.load("<path to this repo>", "ssamba_tiny", source="local")`.
 
-Each entry builds a registered model (`pretrained` weights come from a `save_pretrained` folder,
-Hub id or official checkpoint passed as `weights=`); nothing heavy is imported until a call.
+Each entry builds a registered model: `pretrained=True` downloads (once) the official checkpoint
+of that model (`ssamba.list_models(pretrained=True)`); other weights come from a `save_pretrained`
+folder, Hub id or official checkpoint passed as `weights=`. Nothing heavy is imported until a call.
 """
 
 import sys
@@ -14,18 +15,18 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
 
-def _build(name, weights=None, **kwargs):
+def _build(name, weights=None, pretrained=False, **kwargs):
     import ssamba
 
     if weights is None:
-        return ssamba.create_model(name, **kwargs)
+        return ssamba.create_model(name, pretrained=pretrained, **kwargs)
     if str(weights).endswith((".pth", ".pt")):
         return ssamba.load_official(weights, **kwargs)
     return ssamba.from_pretrained(weights, **kwargs)
 
 
 def ssamba_tiny(weights=None, **kwargs):
-    """SSAMBA-Tiny (192-dim, 24 Mamba layers). weights: folder, Hub id or official .pth."""
+    """SSAMBA-Tiny (192-dim, 24 Mamba layers). pretrained=True: official weights; or weights=folder/.pth."""
     return _build("ssamba_tiny", weights, **kwargs)
 
 

@@ -23,6 +23,10 @@ class CheckpointError(SsambaError, ValueError):
     """A checkpoint cannot be loaded: wrong family, missing/unexpected keys, wrong shapes, unsafe content."""
 
 
+class DownloadError(SsambaError, OSError):
+    """A file cannot be downloaded: offline mode with nothing cached, network failure or checksum mismatch."""
+
+
 class TrainingError(SsambaError, RuntimeError):
     """Training cannot go on (e.g. too many consecutive steps with non-finite loss or gradients)."""
 

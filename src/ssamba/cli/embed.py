@@ -70,8 +70,8 @@ def _model_source(args: argparse.Namespace) -> str:
         return name
     if args.model is None:
         raise ConfigError(
-            "give the trained model with --model (save_pretrained folder, Hub id or official .pth); "
-            "--random-init embeds with untrained weights (pipeline tests only)"
+            "give the trained model with --model (pretrained tag, save_pretrained folder, Hub id or "
+            "official .pth); --random-init embeds with untrained weights (pipeline tests only)"
         )
     if args.model in names and not Path(args.model).exists():
         raise ConfigError(
@@ -112,7 +112,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Scene and timestamp embeddings (regular hop, centres in ms) for files or folders.",
     )
     parser.add_argument("inputs", nargs="+", help="audio files or folders")
-    parser.add_argument("--model", help="trained model: save_pretrained folder, Hub id 'user/repo' or .pth")
+    parser.add_argument(
+        "--model",
+        help="trained model: pretrained tag (e.g. ssamba_tiny_400), save_pretrained folder, Hub id or .pth",
+    )
     parser.add_argument(
         "--random-init",
         action="store_true",

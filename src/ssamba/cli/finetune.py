@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Supervised fine-tuning (official PSLA-style recipe) or a linear probe (mode: linear).",
     )
     add_run_options(parser, "recipe file (YAML or JSON), see recipes/finetune/", "train.epochs=5")
-    parser.add_argument("--init", help="official .pth, model folder (pretraining or fine-tuned) or 'scratch'")
+    parser.add_argument(
+        "--init", help="pretrained tag (e.g. ssamba_tiny_400), official .pth, model folder or 'scratch'"
+    )
     parser.add_argument("--split-key", help="manifest field that holds the split (default: split)")
     parser.set_defaults(handler=_finetune)

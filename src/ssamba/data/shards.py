@@ -2,8 +2,9 @@
 
 Each clip is two members sharing a key, `<key>.<ext>` (the original audio bytes) and
 `<key>.json` (its manifest row). Shards are named `shard-000000.tar`, ... and listed with their
-clip counts in `index.json`. Nothing is ever extracted to disk; members with absolute names,
-`..` components or links are refused.
+clip counts in `index.json`. Shards of `webdataset.ShardWriter` (`<key>.wav` with `.cls` and/or
+`.json` metadata, no index) are read too (see `shard_samples`). Nothing is ever extracted to
+disk; members with absolute names, `..` components or links are refused.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ssamba.data.pipeline import (
     seeded_generator,
 )
 from ssamba.data.samplers import rank_and_world
+from ssamba.data.shard_samples import METADATA_EXTS, sample_row
 from ssamba.errors import ManifestError
 from ssamba.features import FeatureConfig
 
@@ -42,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 INDEX_NAME = "index.json"
 LABEL_MAP_NAME = "labels.json"
-AUDIO_EXTS = ("wav", "flac", "ogg", "mp3", "aiff", "aif")
 
 Sample = dict[str, Any]  # {"__key__": str, "__url__": str, "<ext>": bytes}
 
@@ -163,14 +164,10 @@ def index_shards(urls: str | Path | Sequence[str | Path], *, require_labels: boo
                         groups.setdefault(key, {})[ext] = member
                 for key, group in groups.items():
                     where = f"{shard} member {key}"
-                    audio_ext = next((ext for ext in AUDIO_EXTS if ext in group), None)
-                    if "json" not in group or audio_ext is None:
-                        raise ManifestError(f"{where}: needs a .json row and an audio member ({AUDIO_EXTS})")
-                    handle = tar.extractfile(group["json"])
-                    try:
-                        row = json.loads(handle.read() if handle is not None else b"")
-                    except ValueError as exc:
-                        raise ManifestError(f"{where}.json: not valid JSON ({exc})") from None
+                    members = {
+                        ext: _read(tar, info) if ext in METADATA_EXTS else info for ext, info in group.items()
+                    }
+                    row, audio_ext = sample_row(members, key, where)
                     entry = parse_row(
                         row, Path("."), where=where, check_files=False, require_labels=require_labels
                     )
@@ -182,6 +179,11 @@ def index_shards(urls: str | Path | Sequence[str | Path], *, require_labels: boo
                 f"{shard}: not a readable tar shard ({exc}); re-create it with ssamba data shard"
             ) from exc
     return Manifest(tuple(entries))
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    return handle.read() if handle is not None else b""
 
 
 def _checked_name(member: tarfile.TarInfo, shard: Path) -> str:
@@ -277,13 +279,7 @@ class ShardDataset(IterableDataset):
 
     def _decode(self, sample: Sample) -> tuple[torch.Tensor, tuple[str, ...]]:
         where = f"{sample['__url__']} member {sample['__key__']}"
-        audio_ext = next((ext for ext in AUDIO_EXTS if ext in sample), None)
-        if "json" not in sample or audio_ext is None:
-            raise ManifestError(f"{where}: needs a .json row and an audio member ({AUDIO_EXTS})")
-        try:
-            row = json.loads(sample["json"])
-        except ValueError as exc:
-            raise ManifestError(f"{where}.json: not valid JSON ({exc})") from None
+        row, audio_ext = sample_row(sample, sample["__key__"], where)
         require = self.pipeline.label_map is not None
         entry = parse_row(row, Path("."), where=where, check_files=False, require_labels=require)
         rate = self.pipeline.feature_config.sample_rate

@@ -10,13 +10,15 @@ from ssamba.models.model import AudioClassifier, MSPMPretrainer
 from ssamba.models.official import load_official
 from ssamba.models.pretrained import from_pretrained, load_feature_config, local_path_reason
 from ssamba.models.registry import create_model
+from ssamba.models.weights import PRETRAINED_WEIGHTS
 
 
 def load_encoder_model(source: str | Path = "", **options: Any) -> tuple[AudioClassifier, FeatureConfig]:
     """An `AudioClassifier` in eval mode and its front end.
 
-    `source`: "" or a registry name (random weights: for testing pipelines), a `save_pretrained`
-    folder or Hub id, or an official `.pth` checkpoint. `options` go to the loader (e.g.
+    `source`: "" or a registry name (random weights: for testing pipelines), a pretrained tag
+    (`ssamba_tiny_400`: official weights, downloaded once), a `save_pretrained` folder or Hub id, or
+    an official `.pth` checkpoint. `options` go to the loader (e.g.
     `input_tdim`, `fstride`, `tstride` for official files; model overrides for registry names).
     A pretraining folder gives its encoder with a feature-only head.
     """
@@ -30,7 +32,7 @@ def load_encoder_model(source: str | Path = "", **options: Any) -> tuple[AudioCl
         model = from_pretrained(source, **options)
         features = load_feature_config(source)
     else:
-        model = create_model(source, **options)
+        model = create_model(source, pretrained=source in PRETRAINED_WEIGHTS, **options)
         features = FeatureConfig(target_length=model.config.input_tdim)
     if isinstance(model, MSPMPretrainer):
         classifier = AudioClassifier(model.config.replace(num_classes=0))

@@ -8,6 +8,7 @@ from typing import Any
 from ssamba.errors import ConfigError
 from ssamba.models.config import ModelConfig
 from ssamba.models.model import AudioClassifier, MSPMPretrainer
+from ssamba.models.weights import PRETRAINED_WEIGHTS, load_pretrained
 
 _SIZES = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12)}
 
@@ -25,9 +26,10 @@ def _variants() -> dict[str, dict[str, Any]]:
 MODEL_VARIANTS: dict[str, dict[str, Any]] = _variants()
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell-style pattern, sorted."""
-    return sorted(name for name in MODEL_VARIANTS if fnmatch.fnmatch(name, pattern))
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered model names (or, with `pretrained=True`, pretrained tags) matching a pattern, sorted."""
+    names = PRETRAINED_WEIGHTS if pretrained else MODEL_VARIANTS
+    return sorted(name for name in names if fnmatch.fnmatch(name, pattern))
 
 
 def model_config(name: str, **overrides: Any) -> ModelConfig:
@@ -42,13 +44,18 @@ def model_config(name: str, **overrides: Any) -> ModelConfig:
 
 
 def create_model(
-    name: str, num_classes: int = 0, task: str = "finetune", **overrides: Any
+    name: str, num_classes: int = 0, task: str = "finetune", pretrained: bool = False, **overrides: Any
 ) -> AudioClassifier | MSPMPretrainer:
-    """Build a randomly initialised model.
+    """Build a model, randomly initialised or (`pretrained=True`) with the official weights.
 
+    `name`: a model name or a pretrained tag (`list_models(pretrained=True)`, e.g. `ssamba_tiny_400`).
     `task="finetune"` (default) gives an `AudioClassifier` (`num_classes=0`: feature extractor);
     `task="pretrain"` gives an `MSPMPretrainer` at the pretraining geometry (stride = patch shape).
+    Pretrained weights are downloaded once and cached (see `ssamba.models.weights`).
     """
+    if pretrained:
+        return load_pretrained(name, num_classes, task, **overrides)
+    name = PRETRAINED_WEIGHTS[name].model if name in PRETRAINED_WEIGHTS else name
     if task == "pretrain":
         return MSPMPretrainer(model_config(name, **overrides))
     if task != "finetune":

@@ -9,6 +9,7 @@ import torch
 
 from ssamba.errors import CheckpointError
 from ssamba.models import AudioClassifier, MSPMPretrainer, create_model, from_pretrained, load_official
+from ssamba.models.weights import PRETRAINED_WEIGHTS, fetch_pretrained
 
 _GEOMETRY = ("patch_stride", "input_tdim", "num_classes", "pooling")
 
@@ -43,9 +44,10 @@ def init_classifier_from(
     """A classifier with `num_classes` outputs for `input_tdim`-frame inputs.
 
     `init` is "scratch" (random `model_name`), an official checkpoint file (pretraining or
-    fine-tuned), or a `save_pretrained` folder: a pretraining folder's encoder is adapted to the
-    fine-tuning patch stride and length like the official loader (spec 5.3); a fine-tuned folder
-    keeps its head when the class count matches, else gets a fresh one.
+    fine-tuned), a pretrained tag (`ssamba_tiny_400`: downloaded once) or a `save_pretrained`
+    folder: a pretraining folder's encoder is adapted to the fine-tuning patch stride and length like
+    the official loader (spec 5.3); a fine-tuned folder keeps its head when the class count matches,
+    else gets a fresh one.
     """
     overrides = dict(overrides or {})
     stride = tuple(overrides.get("patch_stride", (10, 10)))
@@ -54,6 +56,8 @@ def init_classifier_from(
         assert isinstance(model, AudioClassifier)
         return model
     path = Path(init)
+    if init in PRETRAINED_WEIGHTS and not path.exists():
+        path = fetch_pretrained(init)
     if path.is_file():
         model = load_official(
             path,
