@@ -136,11 +136,23 @@ def tiny_finetune_recipe(manifest: Path, **changes) -> dict:
     return recipe
 
 
-def test_tiny_finetune_run_with_weight_average(split_manifest: Path, tmp_path: Path) -> None:
+def test_tiny_finetune_run_with_weight_average(split_manifest: Path, tmp_path: Path, caplog) -> None:
+    """...and without a validation split: no validation logged; plots titled with the run."""
+    from PIL import Image
+
+    recipe = tiny_finetune_recipe(split_manifest, wa_epochs=[1, 2])
+    recipe["train"]["plot"] = True
     path = tmp_path / "ft.yaml"
-    path.write_text(yaml.safe_dump(tiny_finetune_recipe(split_manifest, wa_epochs=[1, 2])))
+    path.write_text(yaml.safe_dump(recipe))
     config = load_config(FinetuneConfig, path)
-    summary = run_finetune(config, tmp_path / "run")
+    with caplog.at_level("INFO"):
+        summary = run_finetune(config, tmp_path / "run")
+    assert not [r for r in caplog.records if "validation" in r.getMessage()]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert {row["kind"] for row in rows} == {"event", "train"}
+    for figure in ("curves.png", "confusion.png"):
+        title = Image.open(tmp_path / "run" / figure).text["Title"]
+        assert title.startswith("fine-tune (scratch)") and title.endswith(f"{tmp_path.name}/run"), title
     assert summary["selection"] == "weight_average_epochs_1_2" and summary["train_clips"] == 12
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["num_clips"] == 6
     epochs = [tmp_path / "run" / "epochs" / f"epoch_{e:03d}.safetensors" for e in (1, 2)]
