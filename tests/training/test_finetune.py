@@ -104,6 +104,44 @@ def test_init_from_pretraining_folder_copies_the_encoder(tmp_path: Path) -> None
         init_classifier_from(str(tmp_path / "missing"), "ssast_tiny", 5, input_tdim=48)
 
 
+@pytest.mark.parametrize(
+    ("saved", "recipe_model", "fix"),
+    [("ssast_tiny", "ssamba_tiny", "ssast_tiny"), ("ssamba_small", "ssamba_tiny", "ssamba_small")],
+)
+def test_init_of_another_family_or_width_is_refused(tmp_path: Path, saved, recipe_model, fix) -> None:
+    """An SSAST pretraining under an SSAMBA recipe must not silently fine-tune SSAST."""
+    create_model(saved, task="pretrain", depth=2, input_tdim=48).save_pretrained(tmp_path / "pre")
+    with pytest.raises(ConfigError) as error:
+        init_classifier_from(str(tmp_path / "pre"), recipe_model, 5, input_tdim=48)
+    message = str(error.value)
+    family = saved.split("_")[0].upper()
+    assert f"--init {tmp_path / 'pre'}: the checkpoint is a {family} model" in message
+    assert f"recipe's model is {recipe_model} (SSAMBA" in message and f"--set model={fix}" in message
+
+
+def test_finetune_cli_refuses_a_mismatched_init_naming_the_override(
+    split_manifest: Path, tmp_path: Path, capsys
+) -> None:
+    from ssamba.cli.main import main
+
+    create_model("ssast_tiny", task="pretrain", depth=1, input_tdim=48).save_pretrained(tmp_path / "pre")
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(tiny_finetune_recipe(split_manifest, model="ssamba_tiny")))
+    args = [
+        "finetune",
+        "--config",
+        str(path),
+        "--init",
+        str(tmp_path / "pre"),
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ssamba: error: --init ") and "--set model=ssast_tiny" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "final").exists()
+
+
 def test_wa_range_is_validated() -> None:
     with pytest.raises(ConfigError, match="wa_epochs"):
         load_config(FinetuneConfig, None, ["data.manifest=x", "wa_epochs=[2, 5]", "train.epochs=3"])
