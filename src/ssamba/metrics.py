@@ -157,6 +157,6 @@ def plot_confusion(matrix: np.ndarray, labels: list[str], path: str | Path, titl
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata={"Title": title})
     plt.close(fig)
     return path

@@ -3,7 +3,8 @@
 Steps: (1) find or download FSDD; (2) manifests: all training takes (5-49) unlabelled for
 pretraining, takes 5..4+k labelled for fine-tuning, the official test takes 0-4; (3) pretrain;
 (4) fine-tune from the pretrained encoder and from scratch with the same recipe; (5) test both,
-write `results.json`, plots and a table.
+write `results.json`, plots and the table (`results.md`). Each training shows a progress bar with
+its loss and ETA on a terminal.
 """
 
 from __future__ import annotations
@@ -156,7 +157,6 @@ def pretrain_config(recipe: QuickstartRecipe, manifest: Path) -> PretrainConfig:
             val_every=steps,
             ckpt_every=max(1, steps // 4),
             num_workers=1,
-            progress=False,
             tensorboard=False,
         ),
     )
@@ -187,14 +187,14 @@ def finetune_config(recipe: QuickstartRecipe, manifest: Path, init: str, task: s
             seed=recipe.seed,
             num_workers=1,
             log_every=10,
-            progress=False,
         ),
     )
 
 
-def _finetune_and_test(config: FinetuneConfig, out: Path) -> dict[str, Any]:
+def _finetune_and_test(config: FinetuneConfig, out: Path, which: str) -> dict[str, Any]:
     from ssamba.training.finetune import run_finetune
 
+    logger.info("fine-tuning %s, %d epochs -> %s", which, config.train.epochs, out)
     start = time.perf_counter()
     summary = run_finetune(config, out, overwrite=True)  # the quickstart's own folder
     test = summary["test"]
@@ -235,12 +235,18 @@ def run_quickstart(
     began = time.perf_counter()
     pretrain_manifest, splits = write_manifests(fsdd_recordings(data, cache_dir), out, labels_per_class)
     start = time.perf_counter()
-    run_pretrain(pretrain_config(recipe, pretrain_manifest), out / "pretrain", overwrite=True)
+    pretraining = pretrain_config(recipe, pretrain_manifest)
+    logger.info("pretraining %s: %d steps -> %s", recipe.model, pretraining.train.max_steps, out / "pretrain")
+    run_pretrain(pretraining, out / "pretrain", overwrite=True)
     pretrain_minutes = (time.perf_counter() - start) / 60.0
     pretrained = _finetune_and_test(
-        finetune_config(recipe, splits, str(out / "pretrain" / "final"), task), out / "finetune_pretrained"
+        finetune_config(recipe, splits, str(out / "pretrain" / "final"), task),
+        out / "finetune_pretrained",
+        f"1 of 2: from the pretrained encoder ({out / 'pretrain' / 'final'})",
     )
-    scratch = _finetune_and_test(finetune_config(recipe, splits, "scratch", task), out / "finetune_scratch")
+    scratch = _finetune_and_test(
+        finetune_config(recipe, splits, "scratch", task), out / "finetune_scratch", "2 of 2: from scratch"
+    )
     results = {
         "task": task,
         "labels_per_class": labels_per_class,
@@ -251,12 +257,13 @@ def run_quickstart(
         "recipe": dataclasses.asdict(recipe),
     }
     atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "results.md", format_table(results) + "\n")
     plot_accuracies(results, out / "accuracy.png")
     return results
 
 
 def format_table(results: dict[str, Any]) -> str:
-    """The quickstart summary as a small text table."""
+    """The quickstart summary as a Markdown table (aligned, so it also reads well on a terminal)."""
     rows = [("model", "test accuracy", "errors", "minutes")]
     for name in ("pretrained", "scratch"):
         r = results[name]
@@ -264,7 +271,9 @@ def format_table(results: dict[str, Any]) -> str:
             (name, f"{100 * r['accuracy']:.1f} %", f"{r['errors']}/{r['test_clips']}", f"{r['minutes']:.1f}")
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    rows.insert(1, tuple("-" * w for w in widths))
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines.append("")
     lines.append(
         f"pretraining {results['pretrained']['pretrain_minutes']:.1f} min, "
         f"total {results['minutes']:.1f} min "

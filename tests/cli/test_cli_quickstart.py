@@ -63,6 +63,16 @@ def test_quickstart_smoke(fsdd_dir: Path, tmp_path: Path, capsys: pytest.Capture
         assert 0.0 <= results[name]["accuracy"] <= 1.0 and results[name]["test_clips"] == 300
     assert results["minutes"] > 0 and (tmp_path / "accuracy.png").is_file()
     assert "pretrained" in capsys.readouterr().out
+    from PIL import Image
+
+    titles = {
+        "pretrain": "pretrain: ",
+        "finetune_pretrained": "fine-tune (pretrained): ",
+        "finetune_scratch": "fine-tune (scratch): ",
+    }
+    for run, title in titles.items():
+        assert Image.open(tmp_path / run / "curves.png").text["Title"] == f"{title}{tmp_path.name}/{run}"
+    assert (tmp_path / "results.md").read_text().startswith("| model")
 
 
 def test_recipe_shapes_both_stages_alike(tmp_path: Path) -> None:
@@ -80,3 +90,41 @@ def test_recipe_shapes_both_stages_alike(tmp_path: Path) -> None:
     assert 0 < pre.mspm.num_masked < 64
     assert fine.augment.noise and fine.optim.lr == recipe.finetune_lr
     assert fine.train.epochs == recipe.finetune_epochs and pre.train.max_steps == recipe.pretrain_steps
+
+
+def test_quickstart_announces_each_run_and_writes_the_table_as_results_md(
+    fsdd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog, capsys
+) -> None:
+    """With the trainings stubbed: which fine-tune runs is logged before it, both train with a
+    progress bar, and results.md holds the printed table with the numbers of results.json."""
+    accuracy = {"pretrained": 0.95, "scratch": 0.86}
+
+    def pretrain(config, out):
+        assert config.train.progress
+        (Path(out) / "final").mkdir(parents=True)
+
+    def finetune(config, out):
+        which = "scratch" if config.init == "scratch" else "pretrained"
+        announced = [r.getMessage() for r in caplog.records if "fine-tuning" in r.getMessage()]
+        expected = (
+            "fine-tuning 2 of 2: from scratch" if which == "scratch" else "fine-tuning 1 of 2: from the pre"
+        )
+        assert announced[-1].startswith(expected) and config.train.progress
+        return {"test": {"accuracy": accuracy[which], "num_clips": 300, "mAP": 0.5}}
+
+    monkeypatch.setattr("ssamba.training.pretrain.run_pretrain", pretrain)
+    monkeypatch.setattr("ssamba.training.finetune.run_finetune", finetune)
+    with caplog.at_level("INFO"):
+        args = ["quickstart", "--data", str(fsdd_dir), "--out", str(tmp_path), "--model", "ssast_tiny"]
+        assert main(args) == 0  # (SSAST: no scan kernel to compile)
+    table = (tmp_path / "results.md").read_text()
+    assert table.strip() in capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    lines = table.splitlines()
+    assert lines[0].split("|")[1:-1] == [" model      ", " test accuracy ", " errors ", " minutes "]
+    assert set(lines[1]) <= {"|", "-", " "}
+    for line, name, errors in zip(lines[2:4], ("pretrained", "scratch"), (15, 42), strict=True):
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        assert cells[0] == name and results[name]["errors"] == errors
+        assert cells[1] == f"{100 * accuracy[name]:.1f} %" and cells[2] == f"{errors}/300"
+        assert float(cells[3]) == pytest.approx(results[name]["minutes"], abs=0.05)

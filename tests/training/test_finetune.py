@@ -104,6 +104,44 @@ def test_init_from_pretraining_folder_copies_the_encoder(tmp_path: Path) -> None
         init_classifier_from(str(tmp_path / "missing"), "ssast_tiny", 5, input_tdim=48)
 
 
+@pytest.mark.parametrize(
+    ("saved", "recipe_model", "fix"),
+    [("ssast_tiny", "ssamba_tiny", "ssast_tiny"), ("ssamba_small", "ssamba_tiny", "ssamba_small")],
+)
+def test_init_of_another_family_or_width_is_refused(tmp_path: Path, saved, recipe_model, fix) -> None:
+    """An SSAST pretraining under an SSAMBA recipe must not silently fine-tune SSAST."""
+    create_model(saved, task="pretrain", depth=2, input_tdim=48).save_pretrained(tmp_path / "pre")
+    with pytest.raises(ConfigError) as error:
+        init_classifier_from(str(tmp_path / "pre"), recipe_model, 5, input_tdim=48)
+    message = str(error.value)
+    family = saved.split("_")[0].upper()
+    assert f"--init {tmp_path / 'pre'}: the checkpoint is a {family} model" in message
+    assert f"recipe's model is {recipe_model} (SSAMBA" in message and f"--set model={fix}" in message
+
+
+def test_finetune_cli_refuses_a_mismatched_init_naming_the_override(
+    split_manifest: Path, tmp_path: Path, capsys
+) -> None:
+    from ssamba.cli.main import main
+
+    create_model("ssast_tiny", task="pretrain", depth=1, input_tdim=48).save_pretrained(tmp_path / "pre")
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(tiny_finetune_recipe(split_manifest, model="ssamba_tiny")))
+    args = [
+        "finetune",
+        "--config",
+        str(path),
+        "--init",
+        str(tmp_path / "pre"),
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ssamba: error: --init ") and "--set model=ssast_tiny" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "final").exists()
+
+
 def test_wa_range_is_validated() -> None:
     with pytest.raises(ConfigError, match="wa_epochs"):
         load_config(FinetuneConfig, None, ["data.manifest=x", "wa_epochs=[2, 5]", "train.epochs=3"])
@@ -136,11 +174,23 @@ def tiny_finetune_recipe(manifest: Path, **changes) -> dict:
     return recipe
 
 
-def test_tiny_finetune_run_with_weight_average(split_manifest: Path, tmp_path: Path) -> None:
+def test_tiny_finetune_run_with_weight_average(split_manifest: Path, tmp_path: Path, caplog) -> None:
+    """...and without a validation split: no validation logged; plots titled with the run."""
+    from PIL import Image
+
+    recipe = tiny_finetune_recipe(split_manifest, wa_epochs=[1, 2])
+    recipe["train"]["plot"] = True
     path = tmp_path / "ft.yaml"
-    path.write_text(yaml.safe_dump(tiny_finetune_recipe(split_manifest, wa_epochs=[1, 2])))
+    path.write_text(yaml.safe_dump(recipe))
     config = load_config(FinetuneConfig, path)
-    summary = run_finetune(config, tmp_path / "run")
+    with caplog.at_level("INFO"):
+        summary = run_finetune(config, tmp_path / "run")
+    assert not [r for r in caplog.records if "validation" in r.getMessage()]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert {row["kind"] for row in rows} == {"event", "train"}
+    for figure in ("curves.png", "confusion.png"):
+        title = Image.open(tmp_path / "run" / figure).text["Title"]
+        assert title.startswith("fine-tune (scratch)") and title.endswith(f"{tmp_path.name}/run"), title
     assert summary["selection"] == "weight_average_epochs_1_2" and summary["train_clips"] == 12
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["num_clips"] == 6
     epochs = [tmp_path / "run" / "epochs" / f"epoch_{e:03d}.safetensors" for e in (1, 2)]

@@ -29,7 +29,7 @@ def _quickstart(args: argparse.Namespace) -> int:
         labels_per_class=args.labels_per_class,
     )
     print(format_table(results))
-    print(f"results: {Path(args.out) / 'results.json'}")
+    print(f"results: {Path(args.out) / 'results.json'}, table: {Path(args.out) / 'results.md'}")
     return 0
 
 

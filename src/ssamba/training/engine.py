@@ -31,7 +31,7 @@ from ssamba.training.config import RESUMABLE_CHANGES, LoopConfig, OptimConfig, S
 from ssamba.training.distributed import DistContext
 from ssamba.training.faults import fault_point
 from ssamba.training.optim import build_optimizer
-from ssamba.training.plots import plot_curves
+from ssamba.training.plots import PANELS, Panels, plot_curves, run_title
 from ssamba.training.rng import capture_rng_state, derive_seed, restore_rng_state
 from ssamba.training.run_folder import write_run_config
 from ssamba.training.schedule import LRSchedule
@@ -54,6 +54,8 @@ class TrainTask:
         metric: the validation value that selects `best` and drives the plateau schedule.
         finalize: `finalize(model, folder)` writes the final model (rank 0).
         config: the full run configuration (a dataclass), stored in checkpoints.
+        name: what the run is (e.g. "fine-tune (scratch)"), shown by the progress bar and plot titles.
+        panels: the logged metrics `curves.png` plots, with their titles.
     """
 
     model: nn.Module
@@ -64,6 +66,8 @@ class TrainTask:
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None
     metric: str = "acc"
     finalize: Callable[[nn.Module, Path], None] | None = None
+    name: str = "train"
+    panels: Panels = PANELS
 
 
 @dataclass
@@ -300,7 +304,7 @@ class Trainer:
         self.scaler.update()
         return grad_norm
 
-    def _log_train(self, lr: float, timed_steps: int, elapsed: float) -> dict[str, float]:
+    def _log_train(self, lr: float, timed_steps: int, elapsed: float) -> None:
         """Log the window's means; throughput counts the `timed_steps` this process ran in `elapsed` s."""
         totals, steps = self.window["sums"], self.window["steps"]
         keys = sorted(totals)
@@ -308,7 +312,6 @@ class Trainer:
         means = {k: v / (steps * self.ctx.world_size) for k, v in zip(keys, summed, strict=True)}
         samples_per_s = timed_steps * self.loop.batch_size / max(elapsed, 1e-9)
         self.tracker.log("train", self.step, **means, lr=lr, samples_per_s=samples_per_s)
-        return {**means, "samples_per_s": samples_per_s}
 
     def validate(self) -> dict[str, float] | None:
         """Run the task's evaluation (every rank), log it, update the schedule and `best`."""
@@ -318,6 +321,8 @@ class Trainer:
         with torch.no_grad(), self.autocast():
             results = self.task.evaluate(self.model)
         self.model.train()
+        if not results:  # an epoch hook with no validation split: nothing to log or select
+            return None
         metric = results[self.task.metric]
         reduced = self.schedule.observe(metric)
         self.tracker.log("val", self.step, **results, lr_reduced=reduced)
@@ -332,6 +337,7 @@ class Trainer:
     def run(self, resume: bool = False) -> TrainResult:
         """Train until `max_steps` or a stop signal; saves `last`, the final model and the curves."""
         from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
 
         if resume and self.resume():
             self.tracker.log("event", self.step, event="resume")
@@ -347,12 +353,13 @@ class Trainer:
         progress = tqdm(
             total=loop.max_steps,
             initial=self.step,
+            desc=self.task.name,
             disable=None if show else True,  # None: shown only when stderr is a terminal
             unit="step",
             dynamic_ncols=True,
         )
         window_start, timed_steps = time.perf_counter(), 0
-        with StopRequest() as stop:
+        with StopRequest() as stop, logging_redirect_tqdm():  # log lines print above the bar
             while self.step < loop.max_steps:
                 lr = self.schedule.apply(self.optimizer, self.step)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -369,13 +376,11 @@ class Trainer:
                 self.step += 1
                 self.window["steps"] += 1
                 timed_steps += 1
+                progress.set_postfix(_running(totals, self.window["steps"]), refresh=False)
                 progress.update(1)
                 fault_point("step_end", self.step)
                 if self.step % loop.log_every == 0 or self.step == loop.max_steps:
-                    shown = self._log_train(lr, timed_steps, time.perf_counter() - window_start)
-                    progress.set_postfix(
-                        {k: f"{shown[k]:.3g}" for k in ("loss", "acc", "samples_per_s") if k in shown}
-                    )
+                    self._log_train(lr, timed_steps, time.perf_counter() - window_start)
                     self.window = {"sums": {}, "steps": 0}
                     window_start, timed_steps = time.perf_counter(), 0
                 paused = time.perf_counter()  # validation and checkpoints do not count in samples/s
@@ -403,10 +408,16 @@ class Trainer:
                 best_metric=self.best_metric,
             )
             if self.loop.plot:
-                plot_curves(self.tracker.path, self.out_dir / "curves.png")
+                title = run_title(self.task.name, self.out_dir)
+                plot_curves(self.tracker.path, self.out_dir / "curves.png", title, self.task.panels)
         self.tracker.close()
         distributed.barrier()
         return TrainResult(self.step, signum, self.best_metric, digests)
+
+
+def _running(totals: dict[str, float], steps: int) -> dict[str, str]:
+    """This rank's mean loss (and accuracy) over the current logging window, for the progress bar."""
+    return {k: f"{totals[k] / steps:.4g}" for k in ("loss", "acc") if k in totals}
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:

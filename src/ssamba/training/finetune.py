@@ -33,6 +33,7 @@ from ssamba.training.engine import Trainer, TrainTask
 from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
 from ssamba.training.init import init_classifier_from
 from ssamba.training.optim import layer_decay_groups, param_groups
+from ssamba.training.plots import run_title
 from ssamba.training.run_folder import RunFolder, write_run_config
 from ssamba.training.schedule import LRSchedule
 from ssamba.utils_io import atomic_write_text
@@ -228,7 +229,8 @@ def average_state_dicts(paths: list[Path]) -> dict[str, Tensor]:
 
 
 class EpochEnd:
-    """The Trainer's per-epoch "evaluation": stores WA weights and validates when a split exists."""
+    """The Trainer's per-epoch "evaluation": stores WA weights and validates when a split exists
+    (without one it returns no metrics, so the Trainer logs no validation)."""
 
     def __init__(self, config: FinetuneConfig, out_dir: Path, valid: Dataset | None, label_map: LabelMap):
         self.config = config
@@ -251,7 +253,7 @@ class EpochEnd:
             path.parent.mkdir(parents=True, exist_ok=True)
             save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path))
         if self.valid is None:
-            return {"epoch": float(epoch)}
+            return {}
         batch = self.config.train.eval_batch_size or 2 * self.config.train.batch_size
         metrics = evaluate_model(model, self.valid, self.label_map, batch)  # type: ignore[arg-type]
         return {
@@ -329,8 +331,14 @@ def _test_report(
     )
     write_metrics(out / "test_metrics.json", metrics)
     if "confusion" in metrics and config.train.plot:
-        plot_confusion(np.array(metrics["confusion"]), list(label_map.labels), out / "confusion.png", "test")
+        title = run_title(f"{run_name(config)}, test split", out)
+        plot_confusion(np.array(metrics["confusion"]), list(label_map.labels), out / "confusion.png", title)
     return metrics
+
+
+def run_name(config: FinetuneConfig) -> str:
+    """The run's name in progress bars and plot titles: fine-tuning from scratch or from trained weights."""
+    return f"fine-tune ({'scratch' if config.init == 'scratch' else 'pretrained'})"
 
 
 def _loop_config(config: FinetuneConfig, steps_per_epoch: int) -> LoopConfig:
@@ -431,7 +439,6 @@ def _train_full(
             weights=psla_weights(train_set.manifest) if config.data.sampler == "balanced" else None,
         )
         epoch_end = EpochEnd(config, out, valid_set, label_map)
-        metric = config.metric if valid_set is not None else "epoch"
         task = TrainTask(
             model=model,
             objective=ClassificationObjective(model, config.loss, config.label_smoothing),
@@ -439,7 +446,8 @@ def _train_full(
             stream=stream,
             config=config,
             evaluate=epoch_end,
-            metric=metric,
+            metric=config.metric,
+            name=run_name(config),
         )
         trainer = Trainer(task, loop, config.optim, ScheduleConfig(kind="constant", warmup_steps=0), out, ctx)
         trainer.optimizer = build_optimizer(trainer.model, config)

@@ -7,8 +7,10 @@ from typing import Any
 
 import torch
 
-from ssamba.errors import CheckpointError
+from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models import AudioClassifier, MSPMPretrainer, create_model, from_pretrained, load_official
+from ssamba.models.config import ModelConfig
+from ssamba.models.registry import MODEL_VARIANTS, model_config
 from ssamba.models.weights import PRETRAINED_WEIGHTS, fetch_pretrained
 
 _GEOMETRY = ("patch_stride", "input_tdim", "num_classes", "pooling")
@@ -88,4 +90,32 @@ def init_classifier_from(
     else:
         raise CheckpointError(f"--init {init}: not 'scratch', an existing checkpoint file or a model folder")
     assert isinstance(model, AudioClassifier)
+    check_init_matches(init, model, model_name)
     return _with_runtime_overrides(model, overrides)
+
+
+def check_init_matches(init: str, model: AudioClassifier, model_name: str) -> None:
+    """Refuse an `init` checkpoint of another family or width than the recipe's `model`.
+
+    The checkpoint decides the architecture, so a mismatch would silently fine-tune a different
+    model than the recipe names (e.g. an SSAST pretraining under an SSAMBA recipe).
+    """
+    wanted = model_config(model_name)
+    got = model.config
+    if _same_kind(wanted, got):
+        return
+    matching = sorted(
+        (name for name in MODEL_VARIANTS if _same_kind(model_config(name), got)),
+        key=lambda name: model_config(name).patch_shape != got.patch_shape,  # same patches first
+    )
+    fix = f"--set model={matching[0]}" if matching else "--set model=<a model of that family and width>"
+    raise ConfigError(
+        f"--init {init}: the checkpoint is a {got.family.upper()} model (embed_dim {got.embed_dim}) but the "
+        f"recipe's model is {model_name} ({wanted.family.upper()}, embed_dim {wanted.embed_dim}); "
+        f"fine-tune it as what it is with {fix}, or pass an --init checkpoint of {model_name}"
+    )
+
+
+def _same_kind(a: ModelConfig, b: ModelConfig) -> bool:
+    """Same family and width: the checkpoint fits the named model up to depth and geometry."""
+    return (a.family, a.embed_dim) == (b.family, b.embed_dim)

@@ -26,6 +26,7 @@ from ssamba.training.batches import BatchStream
 from ssamba.training.config import DataConfig, PretrainConfig
 from ssamba.training.distributed import DistContext
 from ssamba.training.engine import Trainer, TrainResult, TrainTask
+from ssamba.training.plots import MSPM_PANELS
 from ssamba.training.rng import derive_seed
 from ssamba.training.run_folder import RunFolder
 
@@ -174,6 +175,8 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
         evaluate=evaluate,
         metric="acc",
         finalize=lambda trained, folder: trained.save_pretrained(folder, features),
+        name="pretrain",
+        panels=MSPM_PANELS,
     )
     logger.info(
         "pretraining %s: %d patches, %d masked (validation %d), %d training clips, "
