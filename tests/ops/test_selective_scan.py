@@ -129,10 +129,10 @@ def test_unknown_backend_is_rejected(fresh_dispatch):
         resolve_backend("auto", False)
 
 
-def test_cuda_inputs_without_mamba_ssm_warn_and_use_the_reference(fresh_dispatch):
+def test_cuda_inputs_without_mamba_ssm_warn_and_use_the_chunked_scan(fresh_dispatch):
     fresh_dispatch.setattr(dispatch, "_mamba_ssm_scan", lambda: None)
-    with pytest.warns(RuntimeWarning, match="mamba_ssm is not installed"):
-        assert resolve_backend("auto", True) is selective_scan_ref
+    with pytest.warns(RuntimeWarning, match="mamba_ssm is not installed.*chunked"):
+        assert resolve_backend("auto", True) is selective_scan_chunked
     with pytest.raises(RuntimeError, match="pip install"):
         resolve_backend("cuda", True)
 

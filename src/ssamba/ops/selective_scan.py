@@ -1,12 +1,12 @@
 """`selective_scan`: one entry point over the available backends, never switching silently.
 
 Backends: "cpu" (fused C++ kernel with a hand-written backward, built on first use), "chunked"
-(overflow-safe pure PyTorch), "reference" (readable loop), "export" (ONNX-exportable scan
-operator), "cuda" (mamba_ssm's kernel, optional `cuda` extra) and any registered with
-`register_backend`. "auto" picks by device: CUDA tensors -> "cuda" if mamba_ssm is installed,
-else "reference" with a warning; CPU tensors -> "cpu" if the kernel builds, else "chunked" with a
-warning that says why. The environment variable `SSAMBA_SCAN_BACKEND` forces a backend (a forced
-"cpu" that cannot be built is an error). Each choice is logged once.
+(overflow-safe pure PyTorch), "reference" (readable loop), "export" (ONNX-exportable scan operator),
+"cuda" (mamba_ssm's kernel, optional `cuda` extra) and any registered with `register_backend`. "auto"
+picks by device: CUDA tensors -> "cuda" if mamba_ssm is installed, else "chunked" (pure PyTorch, ~3
+sqrt(L) sequential steps) with a warning; CPU tensors -> "cpu" if the kernel builds, else "chunked" with
+a warning that says why. The environment variable `SSAMBA_SCAN_BACKEND` forces a backend (a forced "cpu"
+that cannot be built is an error). Each choice is logged once.
 """
 
 from __future__ import annotations
@@ -109,8 +109,13 @@ def resolve_backend_name(backend: str, is_cuda: bool) -> str:
         if _mamba_ssm_scan() is not None:
             _announce("cuda", "auto: CUDA tensors and mamba_ssm installed")
             return "cuda"
-        _announce("reference", "auto: CUDA tensors but mamba_ssm is not installed", warn=True)
-        return "reference"
+        _announce(
+            "chunked",
+            "auto: CUDA tensors but mamba_ssm is not installed; using the pure-PyTorch chunked scan "
+            "(slower than mamba_ssm's kernel: pip install 'ssamba[cuda]')",
+            warn=True,
+        )
+        return "chunked"
     try:
         load_extension()
     except ExtensionBuildError as exc:
