@@ -7,7 +7,8 @@ import torch
 
 import ssamba
 from ssamba.training.config import OptimConfig
-from ssamba.training.optim import build_optimizer, param_groups
+from ssamba.training.optim import param_groups
+from ssamba.training.pretrain import pretrain_optimizer
 
 
 @pytest.mark.parametrize(
@@ -16,12 +17,12 @@ from ssamba.training.optim import build_optimizer, param_groups
 )
 def test_official_optimizer_per_family(name, cls, decay):
     model = ssamba.create_model(name, task="pretrain", depth=2, input_tdim=32)
-    optimizer = build_optimizer(model, OptimConfig(lr=1e-4), model.config.family)
+    optimizer = pretrain_optimizer(model, OptimConfig(lr=1e-4))
     assert type(optimizer) is cls
     assert optimizer.param_groups[0]["weight_decay"] == decay
     assert optimizer.param_groups[0]["betas"] == (0.95, 0.999)
     assert optimizer.param_groups[1]["weight_decay"] == 0.0
-    override = build_optimizer(model, OptimConfig(name="adamw", weight_decay=0.05), model.config.family)
+    override = pretrain_optimizer(model, OptimConfig(name="adamw", weight_decay=0.05))
     assert type(override) is torch.optim.AdamW and override.param_groups[0]["weight_decay"] == 0.05
 
 
