@@ -100,11 +100,11 @@ def test_quickstart_announces_each_run_and_writes_the_table_as_results_md(
     progress bar, and results.md holds the printed table with the numbers of results.json."""
     accuracy = {"pretrained": 0.95, "scratch": 0.86}
 
-    def pretrain(config, out):
+    def pretrain(config, out, overwrite=False):
         assert config.train.progress
         (Path(out) / "final").mkdir(parents=True)
 
-    def finetune(config, out):
+    def finetune(config, out, overwrite=False):
         which = "scratch" if config.init == "scratch" else "pretrained"
         announced = [r.getMessage() for r in caplog.records if "fine-tuning" in r.getMessage()]
         expected = (

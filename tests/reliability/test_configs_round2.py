@@ -30,7 +30,7 @@ def captured(monkeypatch) -> list:
     """Replace the fine-tuning run: record the validated config instead of training."""
     configs = []
 
-    def fake_run(config, out, resume=False):
+    def fake_run(config, out, resume=False, overwrite=False):
         configs.append(config)
         return TrainResult(0, summary={"test": None, "selection": "last_epoch"})
 

@@ -13,13 +13,14 @@ from safetensors.torch import save_file
 from ssamba.config import load_config
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models import AudioClassifier, create_model
+from ssamba.training.config import LoopConfig
 from ssamba.training.finetune import (
     average_state_dicts,
     finetune_optimizer,
     load_classifier,
     run_finetune,
 )
-from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
+from ssamba.training.finetune_config import FinetuneConfig, FinetuneLoop, FinetuneSchedule
 from ssamba.training.init import init_classifier_from
 from ssamba.training.schedule import EpochSchedule
 
@@ -303,3 +304,20 @@ def test_balanced_sampler_draws_by_psla_weights(split_manifest: Path, tmp_path: 
     path.write_text(yaml.safe_dump(recipe))
     summary = run_finetune(load_config(FinetuneConfig, path), tmp_path / "run").summary
     assert len(weighed) == 1 and len(weighed[0]) == summary["train_clips"] == 12
+
+
+def test_finetune_loop_is_a_step_loop_of_whole_epochs() -> None:
+    """The shared `train` fields carry over; validation and checkpoints fall on epoch ends."""
+    section = FinetuneLoop(epochs=3, batch_size=4, seed=7, log_every=50, precision="bf16", tensorboard=False)
+    loop = section.steps(5)
+    assert isinstance(loop, LoopConfig)
+    assert (loop.max_steps, loop.val_every, loop.ckpt_every, loop.log_every) == (15, 5, 5, 5)
+    assert (loop.batch_size, loop.seed, loop.precision, loop.tensorboard, loop.grad_accum) == (
+        4,
+        7,
+        "bf16",
+        False,
+        1,
+    )
+    with pytest.raises(ConfigError, match="train.epochs must be >= 1"):
+        FinetuneLoop(epochs=0)
