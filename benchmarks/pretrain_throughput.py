@@ -21,9 +21,8 @@ from pathlib import Path
 import torch
 
 import ssamba
-from ssamba.ops.selective_scan import model_scan_backend
 from ssamba.training.config import OptimConfig
-from ssamba.training.optim import build_optimizer
+from ssamba.training.pretrain import pretrain_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from feature_throughput import RESULTS_DIR, machine  # noqa: E402
@@ -35,7 +34,7 @@ def measure(name: str, frames: int, batch: int, steps: int, single_pass: bool) -
     """Time `steps` optimiser steps after one warm-up step."""
     torch.manual_seed(0)
     model = ssamba.create_model(name, task="pretrain", input_tdim=frames)
-    optimizer = build_optimizer(model, OptimConfig(), model.config.family)
+    optimizer = pretrain_optimizer(model, OptimConfig())
     patches = model.grid[0] * model.grid[1]
     num_masked = min(400, int(patches * MASK_FRACTION))
     fbank = torch.randn(batch, frames, 128)
@@ -58,7 +57,7 @@ def measure(name: str, frames: int, batch: int, steps: int, single_pass: bool) -
         "num_masked": num_masked,
         "batch": batch,
         "objective": "single_pass" if single_pass else "two_pass (official)",
-        "scan_backend": model_scan_backend(model.config, False),
+        "scan_backend": model.config.scan_backend_name(False),
         "seconds_per_step": round(seconds, 3),
         "samples_per_s": round(batch / seconds, 2),
     }

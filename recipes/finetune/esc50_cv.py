@@ -87,11 +87,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         done = (run_dir / "results.json").is_file()
         if not done:
             config = load_config(FinetuneConfig, args.config, base + fold_overrides(fold, folds))
-            summary = run_finetune(config, run_dir, resume=args.resume and (run_dir / "checkpoints").is_dir())
-            if "stopped" in summary:
-                raise SystemExit(
-                    f"fold {fold} stopped at step {summary['stopped']['step']}; rerun with --resume"
-                )
+            result = run_finetune(config, run_dir, resume=args.resume and (run_dir / "checkpoints").is_dir())
+            if result.stopped:
+                raise SystemExit(f"fold {fold} stopped at step {result.step}; rerun with --resume")
         curves[fold] = epoch_curve(run_dir)
     report = fold_average(curves)
     args.out.mkdir(parents=True, exist_ok=True)

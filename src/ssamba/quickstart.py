@@ -196,8 +196,7 @@ def _finetune_and_test(config: FinetuneConfig, out: Path, which: str) -> dict[st
 
     logger.info("fine-tuning %s, %d epochs -> %s", which, config.train.epochs, out)
     start = time.perf_counter()
-    summary = run_finetune(config, out, overwrite=True)  # the quickstart's own folder
-    test = summary["test"]
+    test = run_finetune(config, out, overwrite=True).summary["test"]  # the quickstart's own folder
     return {
         "accuracy": test["accuracy"],
         "errors": round((1.0 - test["accuracy"]) * test["num_clips"]),
@@ -224,9 +223,8 @@ def run_quickstart(
         raise ConfigError(f"--task must be one of {sorted(TASK_LABEL_KEYS)}, got {task!r}")
     out = Path(out)
     from ssamba.models.registry import model_config
-    from ssamba.ops.selective_scan import model_scan_backend
 
-    backend = model_scan_backend(model_config(recipe.model), False)
+    backend = model_config(recipe.model).scan_backend_name(False)
     if backend in ("reference", "chunked"):
         logger.warning(
             "SSAMBA runs on the slow pure-PyTorch selective scan (%s) here: expect far more than 20 minutes",

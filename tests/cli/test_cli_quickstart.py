@@ -12,6 +12,7 @@ from ssamba.cli.main import main
 from ssamba.data import read_manifest
 from ssamba.errors import ConfigError, SsambaError
 from ssamba.quickstart import fsdd_recordings, write_manifests
+from ssamba.training.engine import TrainResult
 
 
 def test_manifests_hold_the_official_test_split_and_few_labels(fsdd_dir: Path, tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_quickstart_announces_each_run_and_writes_the_table_as_results_md(
             "fine-tuning 2 of 2: from scratch" if which == "scratch" else "fine-tuning 1 of 2: from the pre"
         )
         assert announced[-1].startswith(expected) and config.train.progress
-        return {"test": {"accuracy": accuracy[which], "num_clips": 300, "mAP": 0.5}}
+        return TrainResult(1, summary={"test": {"accuracy": accuracy[which], "num_clips": 300, "mAP": 0.5}})
 
     monkeypatch.setattr("ssamba.training.pretrain.run_pretrain", pretrain)
     monkeypatch.setattr("ssamba.training.finetune.run_finetune", finetune)

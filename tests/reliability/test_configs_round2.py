@@ -14,6 +14,7 @@ from tiny_runs import write_clips, write_recipe
 import ssamba.training.finetune
 from ssamba.cli.main import main
 from ssamba.errors import CheckpointError, ConfigError
+from ssamba.training.engine import TrainResult
 
 OFFICIAL_PTH = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "official"
 OFFICIAL_PTH = OFFICIAL_PTH / "ssamba_official_finetuned.pth"
@@ -31,7 +32,7 @@ def captured(monkeypatch) -> list:
 
     def fake_run(config, out, resume=False, overwrite=False):
         configs.append(config)
-        return {"test": None, "selection": "last_epoch"}
+        return TrainResult(0, summary={"test": None, "selection": "last_epoch"})
 
     monkeypatch.setattr(ssamba.training.finetune, "run_finetune", fake_run)
     return configs

@@ -10,7 +10,7 @@ import torch
 
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.training.checkpoint import load_checkpoint, save_checkpoint, weights_digest
-from ssamba.training.engine import check_resume_config
+from ssamba.training.config import check_resume_config
 from ssamba.training.rng import capture_rng_state, derive_seed, restore_rng_state
 
 

@@ -13,15 +13,16 @@ from safetensors.torch import save_file
 from ssamba.config import load_config
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models import AudioClassifier, create_model
+from ssamba.training.config import LoopConfig
 from ssamba.training.finetune import (
-    EpochSchedule,
     average_state_dicts,
-    build_optimizer,
+    finetune_optimizer,
     load_classifier,
     run_finetune,
 )
-from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
+from ssamba.training.finetune_config import FinetuneConfig, FinetuneLoop, FinetuneSchedule
 from ssamba.training.init import init_classifier_from
+from ssamba.training.schedule import EpochSchedule
 
 FEATURES = {"target_length": 48, "mean": -3.0, "std": 5.0}
 
@@ -44,7 +45,7 @@ def test_multistep_matches_torch_scheduler_stepped_per_epoch(start: int, step: i
 def test_warmup_staircase_and_head_lr_multiplier() -> None:
     model = create_model("ssast_tiny", 3, depth=1, input_tdim=48, patch_stride=(16, 16))
     config = load_config(FinetuneConfig, None, ["data.manifest=x.jsonl", "head_lr=3", "optim.lr=0.001"])
-    optimizer = build_optimizer(model, config)
+    optimizer = finetune_optimizer(model, config)
     schedule = EpochSchedule(FinetuneSchedule(warmup_steps=100, warmup_interval=50), 1e-3, 10, 1000)
     assert schedule.apply(optimizer, 49) == 0.0
     assert schedule.apply(optimizer, 60) == pytest.approx(5e-4)
@@ -59,7 +60,7 @@ def test_warmup_staircase_and_head_lr_multiplier() -> None:
 def test_layer_decay_scales_each_layer_from_the_top(name: str) -> None:
     model = create_model(name, 3, depth=4, input_tdim=48)
     overrides = ["data.manifest=x.jsonl", "layer_decay=0.5", "head_lr=2", "optim.lr=0.001"]
-    optimizer = build_optimizer(model, load_config(FinetuneConfig, None, overrides))
+    optimizer = finetune_optimizer(model, load_config(FinetuneConfig, None, overrides))
     scale_of = {id(p): g["lr_scale"] for g in optimizer.param_groups for p in g["params"]}
     expected = {"pos_embed": 0.5**5, "patch_embed.proj.weight": 0.5**5, "norm_f.weight": 1.0}
     expected.update({f"{blocks}.{i}.": 0.5 ** (4 - i) for blocks in ("layers", "blocks") for i in range(4)})
@@ -184,7 +185,7 @@ def test_tiny_finetune_run_with_weight_average(split_manifest: Path, tmp_path: P
     path.write_text(yaml.safe_dump(recipe))
     config = load_config(FinetuneConfig, path)
     with caplog.at_level("INFO"):
-        summary = run_finetune(config, tmp_path / "run")
+        summary = run_finetune(config, tmp_path / "run").summary
     assert not [r for r in caplog.records if "validation" in r.getMessage()]
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert {row["kind"] for row in rows} == {"event", "train"}
@@ -217,7 +218,7 @@ def test_linear_probe_keeps_the_encoder(split_manifest: Path, tmp_path: Path) ->
         },
     )
     config = load_config(FinetuneConfig, None, [f"{k}={json.dumps(v)}" for k, v in recipe.items()])
-    summary = run_finetune(config, tmp_path / "probe")
+    summary = run_finetune(config, tmp_path / "probe").summary
     model, _, _ = load_classifier(tmp_path / "probe" / "final")
     assert isinstance(model, AudioClassifier) and summary["selection"] == "linear_probe"
     for key, value in source.encoder.state_dict().items():
@@ -301,5 +302,22 @@ def test_balanced_sampler_draws_by_psla_weights(split_manifest: Path, tmp_path: 
     recipe["train"]["epochs"] = 1
     path = tmp_path / "ft.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    summary = run_finetune(load_config(FinetuneConfig, path), tmp_path / "run")
+    summary = run_finetune(load_config(FinetuneConfig, path), tmp_path / "run").summary
     assert len(weighed) == 1 and len(weighed[0]) == summary["train_clips"] == 12
+
+
+def test_finetune_loop_is_a_step_loop_of_whole_epochs() -> None:
+    """The shared `train` fields carry over; validation and checkpoints fall on epoch ends."""
+    section = FinetuneLoop(epochs=3, batch_size=4, seed=7, log_every=50, precision="bf16", tensorboard=False)
+    loop = section.steps(5)
+    assert isinstance(loop, LoopConfig)
+    assert (loop.max_steps, loop.val_every, loop.ckpt_every, loop.log_every) == (15, 5, 5, 5)
+    assert (loop.batch_size, loop.seed, loop.precision, loop.tensorboard, loop.grad_accum) == (
+        4,
+        7,
+        "bf16",
+        False,
+        1,
+    )
+    with pytest.raises(ConfigError, match="train.epochs must be >= 1"):
+        FinetuneLoop(epochs=0)

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from ssamba.training.config import LoopConfig, OptimConfig, ScheduleConfig
+from ssamba.training.config import LoopConfig, OptimConfig, ScheduleConfig, check_resume_config
 from ssamba.training.distributed import DistContext
 from ssamba.training.engine import Trainer, TrainTask
+from ssamba.training.schedule import LRSchedule
 
 LOSSES = (1.0, 2.0, 3.0, 4.0)  # the loss of steps 1-4: each batch's value
 
@@ -52,12 +53,14 @@ def _train(out: Path, rank: int = 0) -> None:
     task = TrainTask(
         model=objective,
         objective=objective,
-        family="ssast",
         stream=ValueStream(),
         config=loop,
+        check_resume=check_resume_config,
         name="demo run",
     )
-    Trainer(task, loop, OptimConfig(), ScheduleConfig(), out, DistContext(rank=rank)).run()
+    optimizer = torch.optim.Adam(objective.parameters())
+    schedule = LRSchedule(ScheduleConfig(), OptimConfig().lr, loop.max_steps)
+    Trainer(task, loop, optimizer, schedule, out, DistContext(rank=rank)).run()
 
 
 def test_bar_on_a_terminal_shows_the_run_steps_eta_and_running_loss(tmp_path, monkeypatch):

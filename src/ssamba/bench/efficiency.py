@@ -32,7 +32,6 @@ from ssamba.bench.memory import (
     trim_heap,
 )
 from ssamba.errors import ConfigError
-from ssamba.ops.selective_scan import model_scan_backend
 
 logger = logging.getLogger(__name__)
 
@@ -112,14 +111,17 @@ class Point:
         return self.tokens // TOKENS_PER_FRAME_COLUMN * STRIDE
 
 
-def family(model: str) -> str:
-    return model.split("_", 1)[0]
+def has_attention(model: str) -> bool:
+    """Whether a registered model's encoder takes an `attn_impl` (the sweep times each one)."""
+    from ssamba.models.registry import model_config
+
+    return hasattr(model_config(model).encoder_config(), "attn_impl")
 
 
 def iter_series(config: BenchConfig) -> Iterator[list[Point]]:
     """Points grouped by (model, attn, batch), each series in increasing tokens."""
     for model in config.models:
-        attns = config.attns if family(model) == "ssast" else (NO_ATTN,)
+        attns = config.attns if has_attention(model) else (NO_ATTN,)
         for attn in attns:
             for batch in config.batches:
                 yield [Point(model, attn, batch, t) for t in sorted(set(config.tokens))]
@@ -246,7 +248,7 @@ def measure_point(point: Point, config: BenchConfig, clock: CpuClock | None, cpu
     try:
         with address_space_limit(cap):
             runner = _Runner(point, config)
-            record["scan_backend"] = model_scan_backend(runner.model.config, config.device.startswith("cuda"))
+            record["scan_backend"] = runner.model.config.scan_backend_name(config.device.startswith("cuda"))
             warm = [runner.forward_s() for _ in range(config.warmup)]
             record["warmup_s"] = max(warm, default=None)
             if warm and max(warm) * config.repeats > config.time_budget_s:

@@ -20,14 +20,13 @@ def _finetune(args: argparse.Namespace) -> int:
         overrides.append(f"data.split_key={args.split_key}")
     config = load_config(FinetuneConfig, args.config, overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    summary = run_finetune(config, out, resume=args.resume, overwrite=args.overwrite)
-    if "stopped" in summary:
-        stopped = summary["stopped"]
-        print(f"stopped at step {stopped['step']}; continue with: --resume --out {out}")
-        return 128 + stopped["signum"]
-    test = summary["test"]
+    result = run_finetune(config, out, resume=args.resume, overwrite=args.overwrite)
+    if result.signum is not None:
+        print(f"stopped at step {result.step}; continue with: --resume --out {out}")
+        return 128 + result.signum
+    test = result.summary["test"]
     if test is not None:
-        print(f"test accuracy {test['accuracy']:.4f}, mAP {test['mAP']:.4f} ({summary['selection']})")
+        print(f"test accuracy {test['accuracy']:.4f}, mAP {test['mAP']:.4f} ({result.summary['selection']})")
     print(f"final model in {out / 'final'}")
     return 0
 

@@ -79,12 +79,6 @@ def export_scan(model: nn.Module) -> Iterator[None]:
             mixer.scan_backend = backend
 
 
-def min_dynamic_frames(model: AudioClassifier) -> int:
-    """Shortest input a dynamic graph accepts: one patch (SSAST), two patch columns (SSAMBA)."""
-    patch, stride = model.config.patch_shape[1], model.config.patch_stride[1]
-    return patch + stride if model.config.family == "ssamba" else patch
-
-
 @contextlib.contextmanager
 def quiet_exporter(verbose: bool = False) -> Iterator[None]:
     """Hide the exporter's progress logs and warnings unless `verbose` (errors still show)."""
@@ -125,7 +119,7 @@ def export_onnx(
     example = torch.randn(batch, frames or model.config.input_tdim, model.config.num_mel_bins)
     dynamic_shapes = None
     if dynamic is not False:
-        min_frames = min_dynamic_frames(model)
+        min_frames = model.encoder.min_input_frames()
         dims = {0: torch.export.Dim("batch", min=1, max=1024), 1: torch.export.Dim("frames", min=min_frames)}
         dynamic_shapes = {"fbank": dims}
     with export_scan(model), torch.no_grad(), quiet_exporter(verbose):
@@ -150,7 +144,7 @@ def parity_shapes(model: AudioClassifier, frames: int, batch: int, dynamic: bool
     shapes = {(batch, frames)}
     if dynamic:
         trained = model.config.input_tdim
-        shortest = min_dynamic_frames(model)
+        shortest = model.encoder.min_input_frames()
         longer = trained + max(trained // 4, 2 * model.config.patch_stride[1])
         shapes |= {(1, trained), (2, max(shortest, trained // 2)), (3, shortest), (2, longer)}
     return sorted(shapes, key=lambda shape: (shape[1], shape[0]))

@@ -87,8 +87,7 @@ class UpstreamExpert(nn.Module):
         windows = [self._windows(wav.detach().float().cpu()) for wav in wavs]
         batch = torch.cat(windows).to(device)
         last, hidden = self.model.forward_features(batch, return_hidden_states=True)
-        if self.model.config.family == "ssamba":
-            hidden = [self.model.encoder.norm_f(state) for state in hidden]
+        hidden = [self.model.encoder.norm_hidden_state(state) for state in hidden]
         grid = self.model.encoder.patch_embed.grid(batch.shape[1], batch.shape[2])
         lengths = [max(1, round(wav.shape[0] / rate)) for wav in wavs]
         layers = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ssamba.models.config import EncoderConfig
 from ssamba.models.patch import Grid, PatchEmbed, adapt_pos_embed, apply_mask
+
+TOKEN_NAMES = ("pos_embed", "cls_token", "dist_token")  # learned embeddings, never weight-decayed
 
 
 @dataclass
@@ -25,29 +29,48 @@ class AudioEncoder(nn.Module):
     """Patch embedding + special tokens + learned absolute position embedding; subclasses add blocks.
 
     The position embedding is stored for the grid of `input_tdim` frames; inputs of another length
-    get it adapted on the fly (centre crop or bilinear), so any clip length works.
+    get it adapted on the fly (centre crop or bilinear), so any clip length works. Like timm
+    models, an encoder answers the questions training and export ask of it: `no_weight_decay`,
+    `group_matcher`, `set_grad_checkpointing`, `min_input_frames` and `norm_hidden_state`.
     """
 
-    num_special: int
+    blocks_name: str  # the attribute holding the blocks (layer decay counts them)
 
-    def __init__(
-        self,
-        embed_dim: int,
-        patch_shape: Grid,
-        patch_stride: Grid,
-        num_mel_bins: int,
-        input_tdim: int,
-    ) -> None:
+    def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
-        self.embed_dim = embed_dim
-        self.num_mel_bins = num_mel_bins
-        self.input_tdim = input_tdim
-        self.patch_embed = PatchEmbed(embed_dim, patch_shape, patch_stride)
-        self.grid = self.patch_embed.grid(input_tdim, num_mel_bins)
+        self.embed_dim = config.embed_dim
+        self.num_special = config.num_special
+        self.num_mel_bins = config.num_mel_bins
+        self.input_tdim = config.input_tdim
+        self.patch_embed = PatchEmbed(config.embed_dim, tuple(config.patch_shape), tuple(config.patch_stride))
+        self.grid = self.patch_embed.grid(config.input_tdim, config.num_mel_bins)
         num_tokens = self.num_special + self.grid[0] * self.grid[1]
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, config.embed_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.grad_checkpointing = False
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of the matrices exempt from weight decay (timm's hook): position embedding,
+        learned tokens and parameters tagged `_no_weight_decay` (the SSM's `A_log`, `D`)."""
+        return {
+            name
+            for name, param in self.named_parameters()
+            if name in TOKEN_NAMES or getattr(param, "_no_weight_decay", False)
+        }
+
+    def group_matcher(self) -> dict[str, str]:
+        """timm's grouping for layer-wise lr decay: "stem" (patch and position embeddings, tokens)
+        and "blocks" (group = captured block index + 1); other parameters (final norm) come last."""
+        stem = "|".join(("patch_embed", *TOKEN_NAMES))
+        return {"stem": rf"^(?:{stem})(?:\.|$)", "blocks": rf"^{re.escape(self.blocks_name)}\.(\d+)\."}
+
+    def min_input_frames(self) -> int:
+        """Fewest frames a (dynamic-shape) graph of the encoder accepts: one patch."""
+        return self.patch_embed.shape[1]
+
+    def norm_hidden_state(self, hidden: Tensor) -> Tensor:
+        """A per-layer hidden state as a downstream feature (the final norm where the encoder needs it)."""
+        return hidden
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each block (SSAMBA: each layer pair) in the backward pass instead of keeping

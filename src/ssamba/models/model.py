@@ -22,33 +22,12 @@ if TYPE_CHECKING:
 GENERATIVE_WEIGHT = 10.0
 
 
+ENCODERS: dict[str, type[AudioEncoder]] = {"ssamba": SSAMBAEncoder, "ssast": SSASTEncoder}
+
+
 def build_encoder(config: ModelConfig) -> AudioEncoder:
-    """The encoder a config describes."""
-    geometry = dict(
-        embed_dim=config.embed_dim,
-        depth=config.depth,
-        patch_shape=tuple(config.patch_shape),
-        patch_stride=tuple(config.patch_stride),
-        num_mel_bins=config.num_mel_bins,
-        input_tdim=config.input_tdim,
-        drop_path_rate=config.drop_path_rate,
-    )
-    if config.family == "ssamba":
-        return SSAMBAEncoder(
-            d_state=config.d_state,
-            d_conv=config.d_conv,
-            expand=config.expand,
-            norm=config.norm,
-            scan_backend=config.scan_backend,
-            **geometry,
-        )
-    return SSASTEncoder(
-        num_heads=config.num_heads,
-        mlp_ratio=config.mlp_ratio,
-        distilled=config.distilled,
-        attn_impl=config.attn_impl,
-        **geometry,
-    )
+    """The encoder a config describes: its family's class, given its family's own config."""
+    return ENCODERS[config.family](config.encoder_config())
 
 
 class AudioModel(nn.Module):
@@ -66,6 +45,10 @@ class AudioModel(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute the encoder's blocks in the backward pass (see `AudioEncoder.set_grad_checkpointing`)."""
         self.encoder.set_grad_checkpointing(enable)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters exempt from weight decay: the encoder's (see `AudioEncoder.no_weight_decay`)."""
+        return {f"encoder.{name}" for name in self.encoder.no_weight_decay()}
 
     def save_pretrained(self, directory, feature_config=None) -> None:
         """Write `config.json`, `model.safetensors` and `preprocessor_config.json` into `directory`."""
@@ -150,6 +133,10 @@ class MSPMPretrainer(AudioModel):
     @property
     def grid(self) -> tuple[int, int]:
         return self.encoder.grid
+
+    def no_weight_decay(self) -> set[str]:
+        """The encoder's exemptions and the mask embedding (a learned token)."""
+        return super().no_weight_decay() | {"mask_embed"}
 
     def draw_masks(
         self,

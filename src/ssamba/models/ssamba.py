@@ -12,10 +12,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ssamba.models.config import SSAMBAConfig
 from ssamba.models.encoder import AudioEncoder, EncoderOutput
 from ssamba.models.layers import DropPath
 from ssamba.models.mamba_mixer import BiMambaMixer, MambaBlock
-from ssamba.models.patch import Grid
 
 
 def _norm_layer(kind: str, dim: int) -> nn.Module:
@@ -34,39 +34,30 @@ def drop_path_schedule(depth: int, rate: float) -> list[float]:
 class SSAMBAEncoder(AudioEncoder):
     """[cls, patches] + pos -> bidirectional layer pairs -> final norm twice."""
 
-    num_special = 1
+    blocks_name = "layers"
 
-    def __init__(
-        self,
-        embed_dim: int = 192,
-        depth: int = 24,
-        patch_shape: Grid = (16, 16),
-        patch_stride: Grid = (16, 16),
-        num_mel_bins: int = 128,
-        input_tdim: int = 1024,
-        d_state: int = 16,
-        d_conv: int = 4,
-        expand: int = 2,
-        norm: str = "layernorm",
-        drop_path_rate: float = 0.1,
-        scan_backend: str = "auto",
-    ) -> None:
-        if depth % 2:
-            raise ValueError(f"SSAMBA depth must be even (layers run in bidirectional pairs), got {depth}")
-        super().__init__(embed_dim, patch_shape, patch_stride, num_mel_bins, input_tdim)
+    def __init__(self, config: SSAMBAConfig) -> None:
+        if config.depth % 2:
+            raise ValueError(
+                f"SSAMBA depth must be even (layers run in bidirectional pairs), got {config.depth}"
+            )
+        super().__init__(config)
+        embed_dim, depth = config.embed_dim, config.depth
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        rates = drop_path_schedule(depth, drop_path_rate)
+        rates = drop_path_schedule(depth, config.drop_path_rate)
         self.layers = nn.ModuleList(
             MambaBlock(
-                BiMambaMixer(embed_dim, d_state, d_conv, expand, scan_backend=scan_backend),
-                _norm_layer(norm, embed_dim),
+                BiMambaMixer(
+                    embed_dim, config.d_state, config.d_conv, config.expand, scan_backend=config.scan_backend
+                ),
+                _norm_layer(config.norm, embed_dim),
                 rates[i],
             )
             for i in range(depth)
         )
-        self.norm_f = _norm_layer(norm, embed_dim)
-        self.drop_path = DropPath(drop_path_rate)
+        self.norm_f = _norm_layer(config.norm, embed_dim)
+        self.drop_path = DropPath(config.drop_path_rate)
         self._init_weights(depth)
 
     def _init_weights(self, depth: int) -> None:
@@ -82,6 +73,14 @@ class SSAMBAEncoder(AudioEncoder):
 
     def special_tokens(self) -> Tensor:
         return self.cls_token
+
+    def min_input_frames(self) -> int:
+        """Two patch columns (`patch + stride` frames): the exporter specialises the one-column scan."""
+        return self.patch_embed.shape[1] + self.patch_embed.stride[1]
+
+    def norm_hidden_state(self, hidden: Tensor) -> Tensor:
+        """A pair's residual sum through the final norm (once), as the official features."""
+        return self.norm_f(hidden)
 
     @staticmethod
     def _pair(

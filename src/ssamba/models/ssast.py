@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssamba.models.config import SSASTConfig
 from ssamba.models.encoder import AudioEncoder, EncoderOutput
 from ssamba.models.layers import DropPath
-from ssamba.models.patch import Grid
 
 ATTN_IMPLS = ("sdpa", "eager")
 
@@ -73,27 +73,17 @@ class TransformerBlock(nn.Module):
 class SSASTEncoder(AudioEncoder):
     """[cls, dist, patches] + pos -> transformer blocks -> LayerNorm (eps 1e-6)."""
 
-    def __init__(
-        self,
-        embed_dim: int = 192,
-        depth: int = 12,
-        num_heads: int = 3,
-        mlp_ratio: float = 4.0,
-        patch_shape: Grid = (16, 16),
-        patch_stride: Grid = (16, 16),
-        num_mel_bins: int = 128,
-        input_tdim: int = 1024,
-        distilled: bool = True,
-        drop_path_rate: float = 0.0,
-        attn_impl: str = "sdpa",
-    ) -> None:
-        self.num_special = 2 if distilled else 1
-        super().__init__(embed_dim, patch_shape, patch_stride, num_mel_bins, input_tdim)
+    blocks_name = "blocks"
+
+    def __init__(self, config: SSASTConfig) -> None:
+        super().__init__(config)
+        embed_dim, depth = config.embed_dim, config.depth
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if distilled else None
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if config.distilled else None
+        rates = torch.linspace(0, config.drop_path_rate, depth).tolist()
         self.blocks = nn.ModuleList(
-            TransformerBlock(embed_dim, num_heads, mlp_ratio, rates[i], attn_impl) for i in range(depth)
+            TransformerBlock(embed_dim, config.num_heads, config.mlp_ratio, rates[i], config.attn_impl)
+            for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self._init_weights()

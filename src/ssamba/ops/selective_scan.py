@@ -15,7 +15,6 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 from torch import Tensor
 
@@ -159,10 +158,3 @@ def selective_scan(
     """
     fn = resolve_backend(backend, u.is_cuda)
     return fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
-
-
-def model_scan_backend(config: Any, is_cuda: bool) -> str:
-    """The backend a model with `ModelConfig` `config` uses on CPU/CUDA; "none" for attention models."""
-    if config.family != "ssamba":
-        return "none"
-    return resolve_backend_name(config.scan_backend, is_cuda)

@@ -1,7 +1,8 @@
 """Training configuration dataclasses: generic sections (optimiser, schedule, loop) and `PretrainConfig`.
 
 Configs are YAML/JSON files loaded with `ssamba.config.load_config` (unknown keys rejected) plus
-`--set section.key=value` overrides. The generic sections are shared with fine-tuning.
+`--set section.key=value` overrides. The generic sections are shared with fine-tuning, and so is
+the resume rule (`check_resume_config`: which keys a resumed run may change).
 """
 
 from __future__ import annotations
@@ -85,46 +86,53 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
-class LoopConfig:
-    """The training loop: batch and accumulation, precision, stopping, logging and checkpoints.
+class BaseLoop:
+    """The `train` section every recipe shares: batch, seed, precision, device, loading, logging.
 
-    `batch_size` is the global batch of one optimiser step (as in the official recipes); each
-    rank runs `batch_size / (world_size * grad_accum)` clips per micro-step. `grad_checkpointing`
-    recomputes each block in the backward pass (less memory for long inputs, ~1/3 more time).
+    `grad_checkpointing` recomputes each block in the backward pass (less memory for long inputs,
+    ~1/3 more time). Pretraining counts steps (`LoopConfig`), fine-tuning epochs (`FinetuneLoop`).
     """
 
     batch_size: int = 24
-    grad_accum: int = 1
-    max_steps: int = 1000
     seed: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     device: str = "auto"
     num_workers: int = 0
     log_every: int = 10
-    val_every: int = 4000
-    ckpt_every: int = 1000
     progress: bool = True
     tensorboard: bool = True
     plot: bool = True
-    max_bad_steps: int = 5
     grad_checkpointing: bool = False
 
     def __post_init__(self) -> None:
-        keys = (
-            "batch_size",
-            "grad_accum",
-            "max_steps",
-            "log_every",
-            "val_every",
-            "ckpt_every",
-            "max_bad_steps",
-        )
-        for key in keys:
-            if getattr(self, key) < 1:
-                raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        self._at_least_one("batch_size", "log_every")
         if self.num_workers < 0:
             raise ConfigError(f"train.num_workers must be >= 0, got {self.num_workers}")
         check_device("train.device", self.device)
+
+    def _at_least_one(self, *keys: str) -> None:
+        for key in keys:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+
+
+@dataclass(frozen=True)
+class LoopConfig(BaseLoop):
+    """The step loop the `Trainer` runs: steps, accumulation, validation, checkpoints, bad steps.
+
+    `batch_size` is the global batch of one optimiser step (as in the official recipes); each
+    rank runs `batch_size / (world_size * grad_accum)` clips per micro-step.
+    """
+
+    grad_accum: int = 1
+    max_steps: int = 1000
+    val_every: int = 4000
+    ckpt_every: int = 1000
+    max_bad_steps: int = 5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._at_least_one("grad_accum", "max_steps", "val_every", "ckpt_every", "max_bad_steps")
 
     def micro_batch(self, world_size: int) -> int:
         """Clips per rank per micro-step; the global batch must split evenly."""
@@ -221,3 +229,36 @@ RESUMABLE_CHANGES = (
     "train.plot",
     "train.device",
 )
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections as dotted keys; free-form mappings (`model_overrides`, `features`) stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "model_overrides" and key != "features":
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resume_config(saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Raise `ConfigError` when the resumed run changes a key other than `RESUMABLE_CHANGES`.
+
+    `train.max_steps` may change only when the lr schedule does not depend on it: the cosine
+    decay spans `max_steps`, so a new length would make the lr jump at the resumed step.
+    """
+    old, new = _flatten(saved), _flatten(current)
+    changed = sorted(
+        k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
+    )
+    if changed:
+        details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise ConfigError(f"cannot resume with a different configuration ({details}); use a new --out")
+    steps = "train.max_steps"
+    if old.get("schedule.kind") == "cosine" and old.get(steps) != new.get(steps):
+        raise ConfigError(
+            f"cannot resume with {steps}={new.get(steps)}: the cosine lr schedule spans the run's "
+            f"{steps}={old.get(steps)}, so changing it would make the lr jump; resume with "
+            f"{steps}={old.get(steps)}, or start a new run (another --out, or --overwrite)"
+        )

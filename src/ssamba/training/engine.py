@@ -1,8 +1,9 @@
 """The generic training loop: DDP, gradient accumulation, AMP, clipping, validation, checkpoints, resume.
 
-A task (pretraining, fine-tuning) supplies a `TrainTask`: the model to save, an objective module
+A recipe (pretraining, fine-tuning) supplies a `TrainTask` (the model to save, an objective module
 `forward(batch, seed) -> {"loss": ..., other scalars}` that contains it, a resumable batch stream,
-an optional evaluation function and a finaliser. Per-step randomness comes from
+an optional evaluation function, a finaliser and its resume rule) and builds the optimiser and
+the lr `Schedule` the `Trainer` steps; the engine knows no recipe keys. Per-step randomness comes from
 `derive_seed(seed, step, rank, micro_step)` (objective masks; torch's global RNG is reseeded with it
 for dropout), so a run resumed from a checkpoint repeats the uninterrupted run bit for bit on CPU,
 its log rows included (the running sums of the current logging window are part of the checkpoint).
@@ -27,14 +28,13 @@ from ssamba.errors import CheckpointError, ConfigError, TrainingError
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream
 from ssamba.training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, weights_digest
-from ssamba.training.config import RESUMABLE_CHANGES, LoopConfig, OptimConfig, ScheduleConfig
+from ssamba.training.config import LoopConfig
 from ssamba.training.distributed import DistContext
 from ssamba.training.faults import fault_point
-from ssamba.training.optim import build_optimizer
 from ssamba.training.plots import PANELS, Panels, plot_curves, run_title
 from ssamba.training.rng import capture_rng_state, derive_seed, restore_rng_state
 from ssamba.training.run_folder import write_run_config
-from ssamba.training.schedule import LRSchedule
+from ssamba.training.schedule import Schedule
 from ssamba.training.signals import StopRequest
 from ssamba.training.tracker import RunTracker
 
@@ -48,36 +48,48 @@ class TrainTask:
     Attributes:
         model: the module whose weights are trained and checkpointed.
         objective: module containing `model`; `forward(batch, seed)` returns scalar tensors incl. "loss".
-        family: model family, for the official optimiser defaults.
         stream: the resumable micro-batch stream of this rank.
-        evaluate: `evaluate(model) -> {name: value}` on the validation data, the same on every rank.
+        config: the full run configuration (a dataclass), stored in checkpoints.
+        check_resume: `check_resume(saved, current)` raises `ConfigError` when a checkpoint's
+            configuration (a dict) cannot be continued under the current one.
+        evaluate: `evaluate(model, step) -> {name: value}` on the validation data, the same on every
+            rank (an empty dict: nothing to log).
         metric: the validation value that selects `best` and drives the plateau schedule.
         finalize: `finalize(model, folder)` writes the final model (rank 0).
-        config: the full run configuration (a dataclass), stored in checkpoints.
+        init: where the initial weights came from (None: random), named when already the first
+            step is not finite.
         name: what the run is (e.g. "fine-tune (scratch)"), shown by the progress bar and plot titles.
         panels: the logged metrics `curves.png` plots, with their titles.
     """
 
     model: nn.Module
     objective: nn.Module
-    family: str
     stream: BatchStream
     config: Any
-    evaluate: Callable[[nn.Module], dict[str, float]] | None = None
+    check_resume: Callable[[dict[str, Any], dict[str, Any]], None]
+    evaluate: Callable[[nn.Module, int], dict[str, float]] | None = None
     metric: str = "acc"
     finalize: Callable[[nn.Module, Path], None] | None = None
+    init: str | None = None
     name: str = "train"
     panels: Panels = PANELS
 
 
 @dataclass
 class TrainResult:
-    """Outcome of `train`: last step, stop signal (None when max_steps was reached), best metric."""
+    """Outcome of a run: last step, stop signal (None when it ran to the end), best validation
+    metric, the weights' digest of every rank, and the recipe's summary (fine-tuning: `results.json`)."""
 
     step: int
     signum: int | None = None
     best_metric: float | None = None
     rank_digests: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop signal ended the run early (its last checkpoint resumes it)."""
+        return self.signum is not None
 
 
 def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
@@ -90,58 +102,29 @@ def autocast_context(precision: str, device: torch.device) -> contextlib.Abstrac
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key != "model_overrides" and key != "features":
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def check_resume_config(saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Raise `ConfigError` when the resumed run changes a key other than `RESUMABLE_CHANGES`.
-
-    `train.max_steps` may change only when the lr schedule does not depend on it: the cosine
-    decay spans `max_steps`, so a new length would make the lr jump at the resumed step.
-    """
-    old, new = _flatten(saved), _flatten(current)
-    changed = sorted(
-        k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
-    )
-    if changed:
-        details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
-        raise ConfigError(f"cannot resume with a different configuration ({details}); use a new --out")
-    steps = "train.max_steps"
-    if old.get("schedule.kind") == "cosine" and old.get(steps) != new.get(steps):
-        raise ConfigError(
-            f"cannot resume with {steps}={new.get(steps)}: the cosine lr schedule spans the run's "
-            f"{steps}={old.get(steps)}, so changing it would make the lr jump; resume with "
-            f"{steps}={old.get(steps)}, or start a new run (another --out, or --overwrite)"
-        )
-
-
 class Trainer:
-    """Runs a `TrainTask` under a `LoopConfig`; one instance per run."""
+    """Runs a `TrainTask` under a `LoopConfig` with the caller's optimiser and lr schedule; one
+    instance per run. The optimiser may be built before the model moves to `ctx.device`
+    (`Module.to` keeps the parameter objects). `grad_clip`: max gradient norm (None: no clipping)."""
 
     def __init__(
         self,
         task: TrainTask,
         loop: LoopConfig,
-        optim: OptimConfig,
-        schedule: ScheduleConfig,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule,
         out_dir: str | Path,
         ctx: DistContext,
+        grad_clip: float | None = None,
     ) -> None:
         self.task, self.loop, self.ctx = task, loop, ctx
         self.out_dir = Path(out_dir)
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.model = task.model.to(ctx.device)
         task.objective.to(ctx.device)
-        self.optimizer = build_optimizer(self.model, optim, task.family)
-        self.schedule = LRSchedule(schedule, optim.lr, loop.max_steps)
-        self.grad_clip = optim.grad_clip
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.grad_clip = grad_clip
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=loop.precision == "fp16")
         autocast_context(loop.precision, ctx.device)  # rejects fp16 on CPU before any work
         self.autocast = lambda: autocast_context(loop.precision, ctx.device)
@@ -197,7 +180,7 @@ class Trainer:
             self.tracker.truncate_after(-1)  # rows of a run that died before its first checkpoint
             return False
         state = load_checkpoint(path)  # on CPU: RNG states must stay there; load_state_dict moves the rest
-        check_resume_config(state["config"], self.config_dict)
+        self.task.check_resume(state["config"], self.config_dict)
         if int(state["world_size"]) != self.ctx.world_size:
             raise CheckpointError(
                 f"{path}: saved with {state['world_size']} process(es), resumed with {self.ctx.world_size}; "
@@ -278,7 +261,7 @@ class Trainer:
             "the weights were not updated by them. "
         )
         if first == 1:
-            init = self.config_dict.get("init")
+            init = self.task.init
             source = f" (init: {init})" if init not in (None, "scratch") else ""
             text += (
                 "Already the first step's loss was not finite, before any update, so the learning rate is "
@@ -319,7 +302,7 @@ class Trainer:
             return None
         self.model.eval()
         with torch.no_grad(), self.autocast():
-            results = self.task.evaluate(self.model)
+            results = self.task.evaluate(self.model, self.step)
         self.model.train()
         if not results:  # an epoch hook with no validation split: nothing to log or select
             return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +27,25 @@ from ssamba.models import AudioClassifier
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream
 from ssamba.training.checkpoint import BEST, load_checkpoint
-from ssamba.training.config import LoopConfig, ScheduleConfig
-from ssamba.training.engine import Trainer, TrainTask
-from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
+from ssamba.training.config import check_resume_config
+from ssamba.training.engine import Trainer, TrainResult, TrainTask
+from ssamba.training.finetune_config import FinetuneConfig
 from ssamba.training.init import init_classifier_from
-from ssamba.training.optim import layer_decay_groups, param_groups
+from ssamba.training.optim import (
+    OFFICIAL_FINETUNE,
+    build_optimizer,
+    layer_decay_groups,
+    param_groups,
+    resolve_optimizer,
+)
 from ssamba.training.plots import run_title
 from ssamba.training.run_folder import RunFolder, write_run_config
-from ssamba.training.schedule import LRSchedule
+from ssamba.training.schedule import EpochSchedule
 from ssamba.utils_io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
 LABELS_NAME = "labels.json"
-OFFICIAL_FT_WEIGHT_DECAY = 5e-7  # traintest.py: Adam, wd 5e-7, betas (0.95, 0.999)
 MEMO_LIMIT_BYTES = 512 * 2**20  # evaluation sets up to this size keep their features in memory
 
 
@@ -85,73 +89,18 @@ class MemoDataset(Dataset):
 
 
 # -- optimisation ----------------------------------------------------------------------------
-def build_optimizer(model: AudioClassifier, config: FinetuneConfig) -> torch.optim.Optimizer:
+def finetune_optimizer(model: AudioClassifier, config: FinetuneConfig) -> torch.optim.Optimizer:
     """Adam (official fine-tuning default) with the head's groups at `head_lr` times the lr.
 
     With `layer_decay`, encoder groups get `layer_decay ** (layers + 1 - depth)` of the lr.
     """
-    name = "adam" if config.optim.name == "auto" else config.optim.name
-    decay = OFFICIAL_FT_WEIGHT_DECAY if config.optim.weight_decay is None else config.optim.weight_decay
+    name, decay = resolve_optimizer(config.optim, OFFICIAL_FINETUNE)
     if config.layer_decay is None:
         groups = [dict(g, lr_scale=1.0) for g in param_groups(model.encoder, decay)]
     else:
-        groups = layer_decay_groups(model.encoder, model.config.depth, decay, config.layer_decay)
+        groups = layer_decay_groups(model.encoder, decay, config.layer_decay)
     groups += [dict(g, lr_scale=config.head_lr) for g in param_groups(model.head, decay)]
-    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(groups, lr=config.optim.lr, betas=tuple(config.optim.betas), eps=config.optim.eps)
-
-
-class EpochSchedule:
-    """The `LRSchedule` interface for fine-tuning: warm-up, then MultiStepLR per epoch or cosine.
-
-    Each group's lr is `peak * factor(step) * group["lr_scale"]` (the head lr multiplier).
-    """
-
-    def __init__(
-        self, config: FinetuneSchedule, peak_lr: float, steps_per_epoch: int, max_steps: int
-    ) -> None:
-        self.config = config
-        self.peak_lr = peak_lr
-        self.steps_per_epoch = steps_per_epoch
-        self.max_steps = max_steps
-        warmup = ScheduleConfig(
-            kind="constant", warmup_steps=config.warmup_steps, warmup_interval=config.warmup_interval
-        )
-        self._warmup = LRSchedule(warmup, 1.0, max_steps)
-
-    def decays_before(self, epoch: int) -> int:
-        """Official MultiStepLR milestones `range(start, 1000, step)` passed before epoch `epoch` (from 1)."""
-        config = self.config
-        passed = epoch - 1
-        if passed < config.start:
-            return 0
-        return len(range(config.start, min(passed, 999) + 1, config.step))
-
-    def lr_at(self, step: int) -> float:
-        config = self.config
-        warm = self._warmup.warmup_factor(step)
-        if config.kind == "multistep":
-            return self.peak_lr * warm * config.gamma ** self.decays_before(step // self.steps_per_epoch + 1)
-        if config.kind == "cosine" and step >= config.warmup_steps:
-            span = max(1, self.max_steps - config.warmup_steps)
-            progress = min(1.0, (step - config.warmup_steps) / span)
-            return config.min_lr + (self.peak_lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return self.peak_lr * warm
-
-    def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
-        lr = self.lr_at(step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)
-        return lr
-
-    def observe(self, metric: float) -> bool:
-        return False
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Stateless: the lr is a function of the step."""
+    return build_optimizer(groups, config.optim, name)
 
 
 # -- objective and evaluation ----------------------------------------------------------------
@@ -228,28 +177,37 @@ def average_state_dicts(paths: list[Path]) -> dict[str, Tensor]:
     return state
 
 
+def epoch_path(out_dir: Path, epoch: int) -> Path:
+    """Where the weights of epoch `epoch` are kept for weight averaging."""
+    return out_dir / "epochs" / f"epoch_{epoch:03d}.safetensors"
+
+
 class EpochEnd:
     """The Trainer's per-epoch "evaluation": stores WA weights and validates when a split exists
     (without one it returns no metrics, so the Trainer logs no validation)."""
 
-    def __init__(self, config: FinetuneConfig, out_dir: Path, valid: Dataset | None, label_map: LabelMap):
+    def __init__(
+        self,
+        config: FinetuneConfig,
+        out_dir: Path,
+        valid: Dataset | None,
+        label_map: LabelMap,
+        steps_per_epoch: int,
+    ) -> None:
         self.config = config
         self.out_dir = out_dir
         self.valid = valid
         self.label_map = label_map
-        self.steps_per_epoch = 1
-        self.step = lambda: 0  # replaced by the trainer's step counter
+        self.steps_per_epoch = steps_per_epoch
 
-    def epoch_path(self, epoch: int) -> Path:
-        return self.out_dir / "epochs" / f"epoch_{epoch:03d}.safetensors"
-
-    def __call__(self, model: nn.Module) -> dict[str, float]:
+    def __call__(self, model: nn.Module, step: int) -> dict[str, float]:
+        """Called by the Trainer after training step `step`, the last of an epoch."""
         from safetensors.torch import save_file
 
-        epoch = self.step() // self.steps_per_epoch
+        epoch = step // self.steps_per_epoch
         wa = self.config.wa_epochs
         if wa is not None and wa[0] <= epoch <= wa[1]:
-            path = self.epoch_path(epoch)
+            path = epoch_path(self.out_dir, epoch)
             path.parent.mkdir(parents=True, exist_ok=True)
             save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path))
         if self.valid is None:
@@ -341,46 +299,21 @@ def run_name(config: FinetuneConfig) -> str:
     return f"fine-tune ({'scratch' if config.init == 'scratch' else 'pretrained'})"
 
 
-def _loop_config(config: FinetuneConfig, steps_per_epoch: int) -> LoopConfig:
-    train = config.train
-    return LoopConfig(
-        batch_size=train.batch_size,
-        max_steps=config.train.epochs * steps_per_epoch,
-        seed=train.seed,
-        precision=train.precision,
-        device=train.device,
-        num_workers=train.num_workers,
-        log_every=min(train.log_every, steps_per_epoch),
-        val_every=steps_per_epoch,
-        ckpt_every=steps_per_epoch,
-        progress=train.progress,
-        tensorboard=train.tensorboard,
-        plot=train.plot,
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class StoppedRun:
-    """A fine-tuning run ended early by SIGTERM/SIGINT at `step`, its checkpoint written."""
-
-    step: int
-    signum: int
-
-
 def run_finetune(
     config: FinetuneConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False
-) -> dict[str, Any]:
+) -> TrainResult:
     """Fine-tune (or linear-probe) as `config` says; writes `final/`, metrics and `results.json`.
 
-    A run stopped by a signal returns `{"stopped": {"step", "signum"}}` (nothing tested or saved
-    beyond its checkpoint; `resume=True` continues it). `out_dir` is locked for the run; an
-    earlier run there is continued (`resume`), replaced (`overwrite`) or, with neither, refused.
+    The result's `summary` is `results.json`'s content; a run stopped by a signal (`stopped`)
+    has an empty one (nothing tested or saved beyond its checkpoint; `resume=True` continues it).
+    `out_dir` is locked for the run; an earlier run there is continued (`resume`), replaced
+    (`overwrite`) or, with neither, refused.
     """
     with RunFolder(out_dir, resume=resume, overwrite=overwrite, enabled=distributed.env_rank() == 0):
         return _run_in_folder(config, Path(out_dir), resume)
 
 
-def _run_in_folder(config: FinetuneConfig, out: Path, resume: bool) -> dict[str, Any]:
+def _run_in_folder(config: FinetuneConfig, out: Path, resume: bool) -> TrainResult:
     """`run_finetune` inside its locked run folder."""
     import json
 
@@ -390,15 +323,16 @@ def _run_in_folder(config: FinetuneConfig, out: Path, resume: bool) -> dict[str,
         from ssamba.training.linear_probe import train_linear_probe
 
         write_run_config(out, to_dict(config))  # full mode: the Trainer writes it once resume is accepted
-        train_linear_probe(model, train_set, valid_set, config)
+        result = train_linear_probe(model, train_set, valid_set, config)
         selection = "linear_probe"
     else:
-        selection = _train_full(model, config, out, train_set, valid_set, label_map, resume)
-        if isinstance(selection, StoppedRun):
-            return {"stopped": {"step": selection.step, "signum": selection.signum}}
+        result = _train_full(model, config, out, train_set, valid_set, label_map, resume)
+        if result.stopped:
+            return result
+        selection = _select_weights(model, config, out, valid_set is not None)
     save_final(model, out / "final", config, label_map)
     test = _test_report(model, test_set, label_map, config, out)
-    summary = {
+    result.summary = {
         "selection": selection,
         "num_classes": len(label_map),
         "train_clips": len(train_set),
@@ -406,8 +340,8 @@ def _run_in_folder(config: FinetuneConfig, out: Path, resume: bool) -> dict[str,
         if test is None
         else {k: test[k] for k in ("accuracy", "mAP", "mAUC", "d_prime", "num_clips")},
     }
-    atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
-    return summary
+    atomic_write_text(out / "results.json", json.dumps(result.summary, indent=2) + "\n")
+    return result
 
 
 def _train_full(
@@ -418,15 +352,14 @@ def _train_full(
     valid_set: Dataset | None,
     label_map: LabelMap,
     resume: bool,
-) -> str | StoppedRun:
-    """Train in place; leaves the selected weights in `model`; returns how they were selected, or
-    where a stop signal interrupted the run (its last checkpoint resumes it)."""
+) -> TrainResult:
+    """Train `model` in place on the generic `Trainer`, one validation and checkpoint per epoch."""
     steps_per_epoch = len(train_set) // config.train.batch_size  # type: ignore[arg-type]
     if steps_per_epoch < 1:
         raise ConfigError(
             f"{len(train_set)} training clips cannot fill one batch of {config.train.batch_size}"  # type: ignore[arg-type]
         )
-    loop = _loop_config(config, steps_per_epoch)
+    loop = config.train.steps(steps_per_epoch)
     ctx = distributed.setup(loop.device)
     try:
         stream = BatchStream(
@@ -438,33 +371,33 @@ def _train_full(
             num_workers=loop.num_workers,
             weights=psla_weights(train_set.manifest) if config.data.sampler == "balanced" else None,
         )
-        epoch_end = EpochEnd(config, out, valid_set, label_map)
         task = TrainTask(
             model=model,
             objective=ClassificationObjective(model, config.loss, config.label_smoothing),
-            family=model.config.family,
             stream=stream,
             config=config,
-            evaluate=epoch_end,
+            check_resume=check_resume_config,
+            evaluate=EpochEnd(config, out, valid_set, label_map, steps_per_epoch),
             metric=config.metric,
+            init=config.init,
             name=run_name(config),
         )
-        trainer = Trainer(task, loop, config.optim, ScheduleConfig(kind="constant", warmup_steps=0), out, ctx)
-        trainer.optimizer = build_optimizer(trainer.model, config)
-        trainer.schedule = EpochSchedule(config.schedule, config.optim.lr, steps_per_epoch, loop.max_steps)
-        epoch_end.steps_per_epoch = steps_per_epoch
-        epoch_end.step = lambda: trainer.step
-        result = trainer.run(resume=resume)
+        optimizer = finetune_optimizer(model, config)
+        schedule = EpochSchedule(config.schedule, config.optim.lr, steps_per_epoch, loop.max_steps)
+        trainer = Trainer(task, loop, optimizer, schedule, out, ctx, config.optim.grad_clip)
+        return trainer.run(resume=resume)
     finally:
         distributed.teardown()
-    if result.signum is not None:
-        return StoppedRun(result.step, result.signum)
+
+
+def _select_weights(model: AudioClassifier, config: FinetuneConfig, out: Path, validated: bool) -> str:
+    """Load the weights the recipe selects into `model` after training; returns how they were chosen."""
     if config.wa_epochs is not None:
         first, last = config.wa_epochs
-        paths = [epoch_end.epoch_path(e) for e in range(first, last + 1)]
+        paths = [epoch_path(out, e) for e in range(first, last + 1)]
         model.load_state_dict(average_state_dicts(paths))
         return f"weight_average_epochs_{first}_{last}"
-    if valid_set is not None:
+    if validated:
         model.load_state_dict(load_checkpoint(out / "checkpoints" / BEST)["model"])
         return f"best_valid_{config.metric}"
     return "last_epoch"

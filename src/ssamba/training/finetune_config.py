@@ -6,13 +6,14 @@ Lists of split values are YAML lists (e.g. `train_split: [train]`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ssamba.data.augment import AugmentConfig
 from ssamba.errors import ConfigError
-from ssamba.training.config import OptimConfig, check_device
+from ssamba.training.config import BaseLoop, LoopConfig, OptimConfig
 
 
 @dataclass(frozen=True)
@@ -71,33 +72,29 @@ class FinetuneSchedule:
 
 
 @dataclass(frozen=True)
-class FinetuneLoop:
-    """Epochs and batches; `log_every` in steps. Validation and checkpoints happen once per epoch.
+class FinetuneLoop(BaseLoop):
+    """Epochs and batches; `log_every` in steps. Validation and checkpoints happen once per epoch."""
 
-    `grad_checkpointing` recomputes each block in the backward pass (less memory, more time).
-    """
-
-    epochs: int = 10
     batch_size: int = 12
-    eval_batch_size: int | None = None
-    seed: int = 0
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    device: str = "auto"
-    num_workers: int = 0
-    log_every: int = 10
-    progress: bool = True
     tensorboard: bool = False
-    plot: bool = True
-    grad_checkpointing: bool = False
+    epochs: int = 10
+    eval_batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.log_every < 1:
-            raise ConfigError("train.epochs, train.batch_size and train.log_every must be >= 1")
+        super().__post_init__()
+        self._at_least_one("epochs")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:
             raise ConfigError(f"train.eval_batch_size must be >= 1 (or null), got {self.eval_batch_size}")
-        if self.num_workers < 0:
-            raise ConfigError(f"train.num_workers must be >= 0, got {self.num_workers}")
-        check_device("train.device", self.device)
+
+    def steps(self, steps_per_epoch: int) -> LoopConfig:
+        """The step loop of this section: one validation and checkpoint per epoch."""
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(BaseLoop)}
+        return LoopConfig(
+            **dict(shared, log_every=min(self.log_every, steps_per_epoch)),
+            max_steps=self.epochs * steps_per_epoch,
+            val_every=steps_per_epoch,
+            ckpt_every=steps_per_epoch,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ssamba.models import AudioClassifier
+from ssamba.training.engine import TrainResult
 from ssamba.training.finetune_config import FinetuneConfig
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,11 @@ def _accuracy(logits: Tensor, target: Tensor) -> float:
 
 def train_linear_probe(
     model: AudioClassifier, train: Dataset, valid: Dataset | None, config: FinetuneConfig
-) -> None:
-    """Train `model.head` in place for `train.epochs` epochs; keeps the best-validation head if any."""
+) -> TrainResult:
+    """Train `model.head` in place for `train.epochs` epochs; keeps the best-validation head if any.
+
+    Returns the number of optimiser steps and the best validation accuracy (None without validation).
+    """
     for param in model.encoder.parameters():
         param.requires_grad_(False)
     batch = config.train.batch_size
@@ -52,7 +56,7 @@ def train_linear_probe(
     head.train()
     optimizer = torch.optim.Adam(head.parameters(), lr=config.optim.lr * config.head_lr)
     generator = torch.Generator().manual_seed(config.train.seed)
-    best, best_state = -1.0, None
+    best, best_state, steps = -1.0, None, 0
     for epoch in range(1, config.train.epochs + 1):
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), batch):
@@ -61,6 +65,7 @@ def train_linear_probe(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            steps += 1
         if held is not None:
             with torch.no_grad():
                 score = _accuracy(head(held[0]), held[1])
@@ -70,3 +75,4 @@ def train_linear_probe(
     if best_state is not None:
         head.load_state_dict(best_state)
     model.eval()
+    return TrainResult(steps, best_metric=best if held is not None else None)

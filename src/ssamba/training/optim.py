@@ -1,8 +1,9 @@
 """Optimisers as in the official recipes, with parameter groups that exempt some tensors from decay.
 
-Official (spec 2.5): SSAST uses Adam with L2 weight decay 5e-7, SSAMBA AdamW with 5e-8, both with
-betas (0.95, 0.999). No decay for biases, norm weights, SSM `A_log`/`D`, and learned tokens and
-embeddings (cls/dist tokens, mask embedding, position embedding), as in timm/mamba_ssm.
+Official (spec 2.5): pretraining SSAST uses Adam with L2 weight decay 5e-7, SSAMBA AdamW with 5e-8;
+fine-tuning Adam with 5e-7 (traintest.py); all with betas (0.95, 0.999). As in timm, vectors
+(biases, norm weights, `D`) and what the model lists in `no_weight_decay()` (tokens, embeddings,
+`A_log`) are not decayed; layer-wise lr decay groups the encoder by its `group_matcher()`.
 """
 
 from __future__ import annotations
@@ -16,75 +17,77 @@ from torch import nn
 from ssamba.errors import ConfigError
 from ssamba.training.config import OptimConfig
 
-OFFICIAL = {"ssast": ("adam", 5e-7), "ssamba": ("adamw", 5e-8)}
-NO_DECAY_NAMES = ("cls_token", "dist_token", "mask_embed", "pos_embed", "A_log", "A_b_log", "D", "D_b")
+OFFICIAL_PRETRAIN = {"ssast": ("adam", 5e-7), "ssamba": ("adamw", 5e-8)}
+OFFICIAL_FINETUNE = ("adam", 5e-7)
 
 
-def decays(name: str, param: nn.Parameter) -> bool:
-    """Whether weight decay applies: matrices and convolution kernels only."""
-    leaf = name.rsplit(".", 1)[-1]
-    return param.ndim >= 2 and leaf not in NO_DECAY_NAMES and not getattr(param, "_no_weight_decay", False)
+def no_weight_decay(module: nn.Module) -> set[str]:
+    """The parameter names `module` exempts from weight decay (none without the timm hook)."""
+    hook = getattr(module, "no_weight_decay", None)
+    return set(hook()) if callable(hook) else set()
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     """Two groups of the trainable parameters: with `weight_decay` and without."""
-    return decay_groups(model.named_parameters(), weight_decay)
+    return _decay_split(module.named_parameters(), no_weight_decay(module), weight_decay)
 
 
-def decay_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
-    """The trainable ones of `named` split into a group with `weight_decay` and one without."""
+def _decay_split(
+    named: Iterable[tuple[str, nn.Parameter]], exempt: set[str], weight_decay: float
+) -> list[dict]:
+    """The trainable ones of `named` split into a group with `weight_decay` (matrices and kernels
+    not in `exempt`) and one without."""
     decay, no_decay = [], []
     for name, param in named:
         if param.requires_grad:
-            (decay if decays(name, param) else no_decay).append(param)
+            (no_decay if param.ndim < 2 or name in exempt else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return [group for group in groups if group["params"]]
 
 
-LAYER_INDEX = re.compile(r"^(?:layers|blocks)\.(\d+)\.")
-INPUT_NAMES = ("patch_embed", "pos_embed", "cls_token", "dist_token", "mask_embed")
+def layer_ids(encoder: nn.Module) -> tuple[dict[str, int], int]:
+    """({parameter name: depth}, number of blocks) from the encoder's `group_matcher()` (BEiT
+    convention): 0 for the stem, i + 1 for block i, blocks + 1 for the rest (the final norm)."""
+    matcher = encoder.group_matcher()
+    stem, blocks = re.compile(matcher["stem"]), re.compile(matcher["blocks"])
+    depth: dict[str, int | None] = {}
+    for name, _ in encoder.named_parameters():
+        block = blocks.match(name)
+        depth[name] = int(block.group(1)) + 1 if block else 0 if stem.match(name) else None
+    num_blocks = max((d for d in depth.values() if d is not None), default=0)
+    return {name: num_blocks + 1 if d is None else d for name, d in depth.items()}, num_blocks
 
 
-def layer_depth(name: str, num_layers: int) -> int:
-    """Depth of an encoder parameter for layer-wise lr decay (BEiT convention).
-
-    0: patch embedding, position embedding and tokens; i + 1: layer/block i; `num_layers + 1`:
-    the final norm (and the head, which is not part of the encoder).
-    """
-    match = LAYER_INDEX.match(name)
-    if match:
-        return int(match.group(1)) + 1
-    if name.split(".", 1)[0] in INPUT_NAMES:
-        return 0
-    return num_layers + 1
-
-
-def layer_decay_groups(
-    encoder: nn.Module, num_layers: int, weight_decay: float, layer_decay: float
-) -> list[dict]:
-    """`param_groups` per depth, each with `lr_scale = layer_decay ** (num_layers + 1 - depth)`."""
+def layer_decay_groups(encoder: nn.Module, weight_decay: float, layer_decay: float) -> list[dict]:
+    """`param_groups` per depth, each with `lr_scale = layer_decay ** (blocks + 1 - depth)`."""
+    depths, num_blocks = layer_ids(encoder)
+    exempt = no_weight_decay(encoder)
     by_depth: dict[int, list[tuple[str, nn.Parameter]]] = {}
     for name, param in encoder.named_parameters():
-        by_depth.setdefault(layer_depth(name, num_layers), []).append((name, param))
+        by_depth.setdefault(depths[name], []).append((name, param))
     groups = []
     for depth, named in sorted(by_depth.items()):
-        scale = layer_decay ** (num_layers + 1 - depth)
-        groups += [dict(g, lr_scale=scale) for g in decay_groups(named, weight_decay)]
+        scale = layer_decay ** (num_blocks + 1 - depth)
+        groups += [dict(g, lr_scale=scale) for g in _decay_split(named, exempt, weight_decay)]
     return groups
 
 
-def resolve_optimizer(config: OptimConfig, family: str) -> tuple[str, float]:
-    """(optimizer name, weight decay) after filling in the official defaults for `family`."""
-    if family not in OFFICIAL:
+def official_pretraining(family: str) -> tuple[str, float]:
+    """(optimizer name, weight decay) of the official pretraining recipe of a model family."""
+    if family not in OFFICIAL_PRETRAIN:
         raise ConfigError(f"no official optimiser for model family {family!r}")
-    name, decay = OFFICIAL[family]
+    return OFFICIAL_PRETRAIN[family]
+
+
+def resolve_optimizer(config: OptimConfig, official: tuple[str, float]) -> tuple[str, float]:
+    """(optimizer name, weight decay): the configured ones, `official` where left "auto"/null."""
+    name, decay = official
     return (name if config.name == "auto" else config.name), (
         decay if config.weight_decay is None else config.weight_decay
     )
 
 
-def build_optimizer(model: nn.Module, config: OptimConfig, family: str) -> torch.optim.Optimizer:
-    """The configured Adam/AdamW over `param_groups(model, ...)`."""
-    name, weight_decay = resolve_optimizer(config, family)
+def build_optimizer(groups: list[dict], config: OptimConfig, name: str) -> torch.optim.Optimizer:
+    """Adam or AdamW (`name`) over parameter `groups` with the configured lr, betas and eps."""
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(param_groups(model, weight_decay), lr=config.lr, betas=tuple(config.betas), eps=config.eps)
+    return cls(groups, lr=config.lr, betas=tuple(config.betas), eps=config.eps)

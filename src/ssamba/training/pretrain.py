@@ -20,15 +20,16 @@ from ssamba.data import AudioClipDataset, Manifest, index_shards, read_manifest
 from ssamba.errors import ConfigError
 from ssamba.features import FeatureConfig
 from ssamba.models import MSPMPretrainer, create_model
-from ssamba.ops.selective_scan import model_scan_backend
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream
-from ssamba.training.config import DataConfig, PretrainConfig
+from ssamba.training.config import DataConfig, OptimConfig, PretrainConfig, check_resume_config
 from ssamba.training.distributed import DistContext
 from ssamba.training.engine import Trainer, TrainResult, TrainTask
+from ssamba.training.optim import build_optimizer, official_pretraining, param_groups, resolve_optimizer
 from ssamba.training.plots import MSPM_PANELS
 from ssamba.training.rng import derive_seed
 from ssamba.training.run_folder import RunFolder
+from ssamba.training.schedule import LRSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class MaskedValidation:
         ]
         return torch.cat(rows)
 
-    def __call__(self, model: MSPMPretrainer) -> dict[str, float]:
+    def __call__(self, model: MSPMPretrainer, step: int) -> dict[str, float]:
+        """The metrics at training step `step` (the same masks at every step)."""
         sums = [0.0, 0.0, 0.0, 0.0]  # acc, nce, mse (each times clips), clips
         loader = DataLoader(Subset(self.dataset, self.indices), batch_size=self.batch_size, shuffle=False)
         for start, (fbank, _) in zip(range(0, len(self.indices), self.batch_size), loader, strict=True):
@@ -169,9 +171,9 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
     task = TrainTask(
         model=model,
         objective=MSPMObjective(model, config.mspm.num_masked, config.mspm.single_pass),
-        family=model.config.family,
         stream=stream,
         config=config,
+        check_resume=check_resume_config,
         evaluate=evaluate,
         metric="acc",
         finalize=lambda trained, folder: trained.save_pretrained(folder, features),
@@ -189,9 +191,15 @@ def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, Fea
         micro,
         ctx.world_size,
         loop.grad_accum,
-        model_scan_backend(model.config, ctx.device.type == "cuda"),
+        model.config.scan_backend_name(ctx.device.type == "cuda"),
     )
     return task, features
+
+
+def pretrain_optimizer(model: MSPMPretrainer, config: OptimConfig) -> torch.optim.Optimizer:
+    """The official optimiser of the model's family (unless configured) over decay / no-decay groups."""
+    name, weight_decay = resolve_optimizer(config, official_pretraining(model.config.family))
+    return build_optimizer(param_groups(model, weight_decay), config, name)
 
 
 def run_pretrain(
@@ -206,7 +214,9 @@ def run_pretrain(
         ctx = distributed.setup(config.train.device)
         try:
             task, _ = build_task(config, ctx)
-            trainer = Trainer(task, config.train, config.optim, config.schedule, out_dir, ctx)
+            optimizer = pretrain_optimizer(task.model, config.optim)  # type: ignore[arg-type]
+            schedule = LRSchedule(config.schedule, config.optim.lr, config.train.max_steps)
+            trainer = Trainer(task, config.train, optimizer, schedule, out_dir, ctx, config.optim.grad_clip)
             return trainer.run(resume=resume)
         finally:
             distributed.teardown()
