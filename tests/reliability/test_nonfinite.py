@@ -119,7 +119,7 @@ def test_impossible_pretraining_numbers_fail_at_validation(files, cli_error, tmp
     err = cli_error(["pretrain", "--config", str(recipe), "--set", override, "--out", str(tmp_path / "out")])
     assert override.split("=")[0] in err and not (tmp_path / "out").exists()
     with pytest.raises(ConfigError):
-        from ssamba.config import load_config
+        from ssamba.dataclass_io import load_config
         from ssamba.training.config import PretrainConfig
 
         load_config(PretrainConfig, recipe, [override])

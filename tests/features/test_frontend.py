@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import ssamba.features.config as feature_config
+import ssamba.features.frontend as frontend
 from ssamba.errors import ConfigError
 from ssamba.features import (
     FEATURE_PRESETS,
@@ -87,13 +87,13 @@ def test_batch_equals_rows() -> None:
 @pytest.mark.parametrize("subtract", [True, False])
 def test_waveform_mean_removal_is_the_first_step(subtract: bool, monkeypatch) -> None:
     seen: list[torch.Tensor] = []
-    real = feature_config.kaldi_fbank
+    real = frontend.kaldi_fbank
 
     def spy(waveform: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         seen.append(waveform)
         return real(waveform, *args, **kwargs)
 
-    monkeypatch.setattr(feature_config, "kaldi_fbank", spy)
+    monkeypatch.setattr(frontend, "kaldi_fbank", spy)
     wave = torch.full((2, 1600), 0.5) + torch.linspace(0, 0.01, 1600)
     extract_features(wave, feature_preset("audioset", subtract_waveform_mean=subtract))
     expected = wave - wave.mean(dim=1, keepdim=True) if subtract else wave
