@@ -21,8 +21,6 @@ from ssamba.features import (
     pad_or_crop,
 )
 
-FBANK_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "fbank"
-
 # (mean, std, target_length) from the official recipes (spec 1.1).
 OFFICIAL = {
     "audioset": (-4.2677393, 4.5689974, 1024),
@@ -32,8 +30,10 @@ OFFICIAL = {
 }
 
 
-def fixture(name: str) -> dict[str, torch.Tensor]:
-    return load_file(FBANK_DIR / f"a_preset_fsdd_{name}_float.safetensors")
+@pytest.fixture(scope="module")
+def golden(fixtures_dir: Path):
+    """`golden(name)`: torchaudio's waveform and fbank of FSDD clip `name` (the fbank fixtures)."""
+    return lambda name: load_file(fixtures_dir / "fbank" / f"a_preset_fsdd_{name}_float.safetensors")
 
 
 def assert_frame_close(out: torch.Tensor, ref: torch.Tensor) -> None:
@@ -56,8 +56,8 @@ def test_default_config_is_the_audioset_recipe() -> None:
     assert FeatureConfig() == FEATURE_PRESETS["audioset"]
 
 
-def test_short_clip_is_padded_with_zeros_before_normalisation() -> None:
-    tensors = fixture("0_jackson_0")  # 62 frames
+def test_short_clip_is_padded_with_zeros_before_normalisation(golden) -> None:
+    tensors = golden("0_jackson_0")  # 62 frames
     mean, std, _ = OFFICIAL["speechcommands"]
     out = extract_features(tensors["waveform"][0], feature_preset("speechcommands"))
     assert out.shape == (128, 128)
@@ -65,8 +65,8 @@ def test_short_clip_is_padded_with_zeros_before_normalisation() -> None:
     assert torch.all(out[62:] == torch.tensor(-mean / (2 * std)))
 
 
-def test_long_clip_is_cropped_at_start() -> None:
-    tensors = fixture("9_theo_16")  # 226 frames
+def test_long_clip_is_cropped_at_start(golden) -> None:
+    tensors = golden("9_theo_16")  # 226 frames
     config = feature_preset("audioset", target_length=100)
     mean, std = config.mean, config.std
     out = config(tensors["waveform"][0], start=50)
