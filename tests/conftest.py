@@ -11,20 +11,27 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = (REPO_ROOT.parent / "shared").resolve()
-FIXTURES_DIR = SHARED_DIR / "fixtures"
-FSDD_DIR = SHARED_DIR / "datasets" / "fsdd"
+from shared_data import FIXTURES_DIR, FSDD_DIR, HAVE_SHARED, SHARED_DIR, SHARED_MISSING
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    assert SHARED_DIR.is_dir(), f"expected the shared data beside the repo at {SHARED_DIR}"
+    """`../shared`; the tests using it (directly or through another fixture) skip when it is absent."""
+    if not HAVE_SHARED:
+        pytest.skip(SHARED_MISSING)
     return SHARED_DIR
 
 
 @pytest.fixture(scope="session")
-def fsdd_dir() -> Path:
+def fixtures_dir(shared_dir: Path) -> Path:
+    """`../shared/fixtures` (golden tensors and official checkpoints)."""
+    assert FIXTURES_DIR.is_dir(), f"{shared_dir} holds no fixtures/ folder"
+    return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def fsdd_dir(shared_dir: Path) -> Path:
+    """The Free Spoken Digit Dataset in `../shared/datasets/fsdd`."""
     assert (FSDD_DIR / "recordings").is_dir(), f"FSDD not found at {FSDD_DIR}"
     return FSDD_DIR
 

@@ -22,7 +22,6 @@ from ssamba.cli.main import build_parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "README.md"
-SHARED_DIR = (REPO_ROOT.parent / "shared").resolve()
 
 RUN = None
 # first command line of each ```bash block (comment dropped) -> RUN, or why it is not run
@@ -98,9 +97,9 @@ def test_commands_parse_and_recipes_exist(block: str) -> None:
 
 
 @pytest.mark.slow
-def test_cheap_blocks_run_as_written(tmp_path: Path) -> None:
+def test_cheap_blocks_run_as_written(tmp_path: Path, shared_dir: Path) -> None:
     """Data, a 2-step pretraining, a 1-epoch fine-tuning, evaluation, prediction, embeddings."""
-    (tmp_path / "shared").symlink_to(SHARED_DIR, target_is_directory=True)
+    (tmp_path / "shared").symlink_to(shared_dir, target_is_directory=True)
     work = tmp_path / "repo"
     work.mkdir()
     (work / "recipes").symlink_to(REPO_ROOT / "recipes", target_is_directory=True)

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ssamba.config import load_config
+from ssamba.dataclass_io import load_config
 from ssamba.training.finetune import run_finetune
 from ssamba.training.finetune_config import FinetuneConfig
 from ssamba.training.plots import pyplot

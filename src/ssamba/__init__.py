@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from ssamba.errors import (  # noqa: E402
+from ssamba._version import __version__
+from ssamba.errors import (
     AudioError,
     CheckpointError,
     ConfigError,
@@ -12,7 +11,7 @@ from ssamba.errors import (  # noqa: E402
     MissingExtraError,
     SsambaError,
 )
-from ssamba.models import (  # noqa: E402
+from ssamba.models import (
     AudioClassifier,
     ModelConfig,
     MSPMPretrainer,

@@ -17,8 +17,6 @@ from ssamba.audio import audio_info, load_audio
 from ssamba.errors import AudioError
 from ssamba.features import kaldi_fbank
 
-FBANK_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "fbank"
-
 
 def write(path: Path, data: np.ndarray, rate: int, subtype: str = "PCM_16") -> Path:
     sf.write(path, data, rate, subtype=subtype)
@@ -30,11 +28,13 @@ def noise(frames: int, channels: int = 1, seed: int = 0) -> np.ndarray:
     return data[:, 0] if channels == 1 else data
 
 
-def test_fsdd_int16_is_scaled_like_torchaudio(fsdd_dir: Path) -> None:
+def test_fsdd_int16_is_scaled_like_torchaudio(fsdd_dir: Path, fixtures_dir: Path) -> None:
     path = fsdd_dir / "recordings" / "0_jackson_0.wav"
     wave = load_audio(path, sample_rate=None)
     assert wave.dtype == torch.float32
-    fixture = load_file(FBANK_DIR / "d_8k_64bins_fsdd_0_jackson_0_float.safetensors")["waveform"][0]
+    fixture = load_file(fixtures_dir / "fbank" / "d_8k_64bins_fsdd_0_jackson_0_float.safetensors")[
+        "waveform"
+    ][0]
     assert torch.equal(wave, fixture)
     pcm, _ = sf.read(path, dtype="int16")
     assert torch.equal(wave, torch.from_numpy(pcm.astype(np.float32) / 32768))
@@ -48,9 +48,9 @@ def test_fsdd_info(fsdd_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["0_jackson_0", "6_jackson_47"])
-def test_fsdd_resampled_to_16k_close_to_the_fixture(name: str, fsdd_dir: Path) -> None:
+def test_fsdd_resampled_to_16k_close_to_the_fixture(name: str, fsdd_dir: Path, fixtures_dir: Path) -> None:
     """The fixture used torchaudio's sinc resampler: compare only loosely and in the passband."""
-    tensors = load_file(FBANK_DIR / f"a_preset_fsdd_{name}_float.safetensors")
+    tensors = load_file(fixtures_dir / "fbank" / f"a_preset_fsdd_{name}_float.safetensors")
     wave = load_audio(fsdd_dir / "recordings" / f"{name}.wav")
     assert wave.shape == (2 * audio_info(fsdd_dir / "recordings" / f"{name}.wav").num_frames,)
     assert wave.shape == tensors["waveform"][0].shape

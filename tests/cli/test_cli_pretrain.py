@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ssamba.cli.main import main
-from ssamba.config import load_config
+from ssamba.dataclass_io import load_config
 from ssamba.training.config import PretrainConfig
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes" / "pretrain").glob("*.yaml"))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ssamba.apps.quickstart import fsdd_recordings, write_manifests
 from ssamba.cli.main import main
 from ssamba.data import read_manifest
 from ssamba.errors import ConfigError, SsambaError
-from ssamba.quickstart import fsdd_recordings, write_manifests
 from ssamba.training.engine import TrainResult
 
 
@@ -79,8 +79,8 @@ def test_quickstart_smoke(fsdd_dir: Path, tmp_path: Path, capsys: pytest.Capture
 def test_recipe_shapes_both_stages_alike(tmp_path: Path) -> None:
     """Pretraining and fine-tuning see the same 16 x 8 patches; fine-tuning uses the recipe's
     augmentation and learning rate, pretraining the recipe's masked count."""
+    from ssamba.apps.quickstart import QuickstartRecipe, finetune_config, pretrain_config
     from ssamba.models.patch import patch_grid
-    from ssamba.quickstart import QuickstartRecipe, finetune_config, pretrain_config
 
     recipe = QuickstartRecipe()
     pre = pretrain_config(recipe, tmp_path / "pre.jsonl")
@@ -100,17 +100,17 @@ def test_quickstart_announces_each_run_and_writes_the_table_as_results_md(
     progress bar, and results.md holds the printed table with the numbers of results.json."""
     accuracy = {"pretrained": 0.95, "scratch": 0.86}
 
-    def pretrain(config, out, overwrite=False):
-        assert config.train.progress
+    def pretrain(config, out, overwrite):
+        assert config.train.progress and overwrite
         (Path(out) / "final").mkdir(parents=True)
 
-    def finetune(config, out, overwrite=False):
+    def finetune(config, out, overwrite):
         which = "scratch" if config.init == "scratch" else "pretrained"
         announced = [r.getMessage() for r in caplog.records if "fine-tuning" in r.getMessage()]
         expected = (
             "fine-tuning 2 of 2: from scratch" if which == "scratch" else "fine-tuning 1 of 2: from the pre"
         )
-        assert announced[-1].startswith(expected) and config.train.progress
+        assert announced[-1].startswith(expected) and config.train.progress and overwrite
         return TrainResult(1, summary={"test": {"accuracy": accuracy[which], "num_clips": 300, "mAP": 0.5}})
 
     monkeypatch.setattr("ssamba.training.pretrain.run_pretrain", pretrain)

@@ -1,19 +1,20 @@
-"""Tar shards: round trip, rank/worker partitioning, brace patterns and unsafe members."""
+"""Tar shards: members, indexed random access, brace patterns, unsafe members and corrupt clips."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
-from torch.utils.data import DataLoader
+import soundfile as sf
 
-from ssamba.data import AudioClipDataset, LabelMap, Manifest, ShardDataset, write_shards
-from ssamba.data.shards import expand_braces, iter_shard, resolve_shards, sample_key
-from ssamba.errors import ManifestError
+from ssamba.data import AudioClipDataset, LabelMap, Manifest, SkipBadClips, index_shards, write_shards
+from ssamba.data.shards import expand_braces, resolve_shards, sample_key
+from ssamba.errors import AudioError, ManifestError
 
 
 @pytest.fixture(scope="module")
@@ -36,67 +37,22 @@ def test_index_and_members(shard_dir: Path, shard_manifest: Manifest) -> None:
     index = json.loads((shard_dir / "index.json").read_text())
     assert [s["name"] for s in index["shards"]] == [f"shard-{i:06d}.tar" for i in range(5)]
     assert [s["count"] for s in index["shards"]] == [3, 3, 3, 3, 1] and index["num_clips"] == 13
-    samples = [s for shard in resolve_shards(shard_dir) for s in iter_shard(shard)]
-    assert [s["__key__"] for s in samples] == [sample_key(i, e.path) for i, e in enumerate(shard_manifest)]
-    for sample, entry in zip(samples, shard_manifest, strict=True):
-        assert "." not in sample["__key__"] and "/" not in sample["__key__"]
-        assert sample["wav"] == entry.path.read_bytes()
-        row = json.loads(sample["json"])
+    members = {}
+    for shard in resolve_shards(shard_dir):
+        with tarfile.open(shard) as tar:
+            members.update({m.name: tar.extractfile(m).read() for m in tar.getmembers()})
+    keys = [sample_key(i, e.path) for i, e in enumerate(shard_manifest)]
+    assert list(members) == [f"{key}.{ext}" for key in keys for ext in ("wav", "json")]
+    for key, entry in zip(keys, shard_manifest, strict=True):
+        assert "." not in key and "/" not in key
+        assert members[f"{key}.wav"] == entry.path.read_bytes()
+        row = json.loads(members[f"{key}.json"])
         assert (row["label"], row["speaker"], row["take"]) == (
             entry.label,
             entry.speaker,
             entry.extra["take"],
         )
     assert LabelMap.from_file(shard_dir / "labels.json") == LabelMap.from_manifest(shard_manifest)
-
-
-def test_round_trip_equals_the_map_dataset(shard_dir: Path, shard_manifest: Manifest, feature_config):
-    label_map = LabelMap.from_file(shard_dir / "labels.json")
-    expected = _fingerprints(AudioClipDataset(shard_manifest, label_map, feature_config))
-    streamed = ShardDataset(shard_dir, label_map, feature_config, rank=0, world_size=1)
-    assert _fingerprints(streamed) == expected
-    shuffled = ShardDataset(
-        shard_dir, label_map, feature_config, train=True, shuffle_buffer=4, rank=0, world_size=1
-    )
-    first = _fingerprints(shuffled)
-    assert sorted(first) == sorted(expected) and first != expected
-    assert _fingerprints(shuffled) == first
-    shuffled.set_epoch(1)
-    assert _fingerprints(shuffled) != first
-
-
-def test_ranks_and_workers_partition_the_items(shard_dir: Path, shard_manifest, feature_config):
-    label_map = LabelMap.from_file(shard_dir / "labels.json")
-    everything = _fingerprints(AudioClipDataset(shard_manifest, label_map, feature_config))
-    parts = []
-    for rank in range(2):
-        dataset = ShardDataset(
-            shard_dir / "shard-{000000..000004}.tar", label_map, feature_config, rank=rank, world_size=2
-        )
-        loader = DataLoader(dataset, batch_size=None, num_workers=2)
-        parts.append(_fingerprints(loader))
-    assert all(parts) and len(parts[0]) + len(parts[1]) == 13
-    assert sorted(parts[0] + parts[1]) == sorted(everything)
-
-
-def test_mixup_from_the_shuffle_buffer(shard_dir: Path, feature_config) -> None:
-    from ssamba.data import AugmentConfig
-
-    label_map = LabelMap.from_file(shard_dir / "labels.json")
-    dataset = ShardDataset(
-        shard_dir,
-        label_map,
-        feature_config,
-        train=True,
-        shuffle_buffer=5,
-        augment=AugmentConfig(mixup=1.0),
-        rank=0,
-        world_size=1,
-    )
-    targets = [target for _, target in dataset]
-    assert len(targets) == 13
-    assert all(t.dtype == torch.float32 and abs(float(t.sum()) - 1) < 1e-6 for t in targets)
-    assert sum(int((t > 0).sum()) == 2 for t in targets) >= 6
 
 
 def test_url_forms(shard_dir: Path, tmp_path: Path) -> None:
@@ -131,7 +87,7 @@ def _tar_with(path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
 def test_escaping_member_names_are_refused(tmp_path: Path, name: str) -> None:
     shard = _tar_with(tmp_path / "bad.tar", tarfile.TarInfo(name))
     with pytest.raises(ManifestError, match=r"bad\.tar: unsafe member") as info:
-        list(iter_shard(shard))
+        index_shards(shard)
     assert name in str(info.value)
     assert not (tmp_path.parent / "evil.wav").exists()
 
@@ -140,7 +96,7 @@ def test_link_members_are_refused(tmp_path: Path) -> None:
     link = tarfile.TarInfo("innocent.wav")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
     with pytest.raises(ManifestError, match="link"):
-        list(iter_shard(_tar_with(tmp_path / "link.tar", link)))
+        index_shards(_tar_with(tmp_path / "link.tar", link))
 
 
 def test_write_shards_checks_labels(tmp_path: Path, shard_manifest: Manifest) -> None:
@@ -152,7 +108,7 @@ def test_write_shards_checks_labels(tmp_path: Path, shard_manifest: Manifest) ->
 
 def test_indexed_shards_give_the_map_dataset_items(shard_dir: Path, shard_manifest: Manifest, feature_config):
     """Random access by member offset: the same items as the manifest, in evaluation and in training."""
-    from ssamba.data import AugmentConfig, index_shards
+    from ssamba.data import AugmentConfig
 
     label_map = LabelMap.from_file(shard_dir / "labels.json")
     indexed = index_shards(shard_dir, require_labels=True)
@@ -170,9 +126,25 @@ def test_indexed_shards_give_the_map_dataset_items(shard_dir: Path, shard_manife
 
 
 def test_indexing_a_corrupt_shard_names_it(tmp_path: Path) -> None:
-    from ssamba.data import index_shards
-
     bad = tmp_path / "shard-000000.tar"
     bad.write_bytes(b"not a tar file at all" * 40)
     with pytest.raises(ManifestError, match="shard-000000.tar"):
         index_shards(bad)
+
+
+def test_a_corrupt_member_is_skipped_like_a_corrupt_file(tmp_path: Path, shard_manifest, feature_config):
+    """One decoding rule for files and shard members: a FLAC cut inside its data is an `AudioError`
+    naming the clip, which `SkipBadClips` counts and skips, in a manifest as in a shard."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.random.default_rng(0).standard_normal(16000) * 0.1, 16000, format="FLAC")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(buffer.getvalue()[:2000])
+    good = shard_manifest.entries[0]
+    files = Manifest((good, dataclasses.replace(good, path=cut)))
+    write_shards(files, tmp_path / "shards", shard_size=2)
+    shards = index_shards(tmp_path / "shards")
+    for manifest, where in ((files, "cut.flac"), (shards, r"shard-000000\.tar member 00000001_cut")):
+        with pytest.raises(AudioError, match=f"{where}: cannot read audio data .*truncated"):
+            AudioClipDataset(manifest, None, feature_config)[1]
+        dataset = SkipBadClips(AudioClipDataset(manifest, None, feature_config))
+        assert dataset[1] is None and dataset[0] is not None and dataset.skipped == 1

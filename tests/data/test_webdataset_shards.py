@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from ssamba.data import LabelMap, ShardDataset, index_shards
+from ssamba.data import AudioClipDataset, LabelMap, index_shards
 from ssamba.data.pipeline import load_entry
 from ssamba.data.shard_samples import sample_row
 from ssamba.errors import ManifestError
@@ -44,7 +44,7 @@ def test_cls_shards_index_and_decode_like_the_original_files(tmp_path, clips):
         torch.testing.assert_close(decoded, torch.from_numpy(original), rtol=0, atol=0)
 
 
-def test_shard_dataset_streams_json_labelled_webdataset_shards(tmp_path, clips, feature_config):
+def test_json_labelled_webdataset_shards_feed_the_clip_dataset(tmp_path, clips, feature_config):
     names = ["zero", "one", "two", "three", "four", "five", "six"]
     shards = _write(
         tmp_path / "json",
@@ -52,7 +52,7 @@ def test_shard_dataset_streams_json_labelled_webdataset_shards(tmp_path, clips, 
         lambda clip: {"json": {"label": names[int(clip.name[0])], "speaker": "jackson"}},
     )
     label_map = LabelMap.from_labels(names)
-    items = list(ShardDataset(shards, label_map, feature_config))
+    items = list(AudioClipDataset(index_shards(shards, require_labels=True), label_map, feature_config))
     expected = [label_map.index(names[int(clip.name[0])]) for clip in clips]
     assert [int(target) for _, target in items] == expected
     assert all(fbank.shape == (128, 128) for fbank, _ in items)

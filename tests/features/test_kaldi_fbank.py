@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from shared_data import FIXTURES_DIR, HAVE_SHARED, requires_shared
 from ssamba.errors import AudioError
 from ssamba.features import kaldi_fbank, num_frames
 
-FBANK_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "fbank"
-MANIFEST = FBANK_DIR / "manifest.json"
-CASES = json.loads(MANIFEST.read_text())["cases"] if MANIFEST.is_file() else []
+FBANK_DIR = FIXTURES_DIR / "fbank"
+CASES = json.loads((FBANK_DIR / "manifest.json").read_text())["cases"] if HAVE_SHARED else []
 
 # torchaudio 2.9.1's defaults, which the fixtures' kwargs rely on (fbank README).
 TORCHAUDIO_DEFAULTS = {
@@ -85,12 +84,14 @@ def assert_close_to_reference(out: torch.Tensor, ref: torch.Tensor, kwargs: dict
     assert excess.max().item() <= 1.0, f"worst error/tolerance {excess.max().item():.3f}"
 
 
+@requires_shared
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_matches_torchaudio(case: dict) -> None:
     kwargs, waveform, tensors = load_case(case)
     assert_close_to_reference(kaldi_fbank(waveform, **kwargs), tensors["fbank"], kwargs)
 
 
+@requires_shared
 @pytest.mark.parametrize("name", ["a_preset_fsdd_0_jackson_0_float", "d_povey80_energy_kaldi"])
 def test_float64_input_matches_torchaudio_float64(name: str) -> None:
     case = next(c for c in CASES if c["name"] == name)
@@ -101,6 +102,7 @@ def test_float64_input_matches_torchaudio_float64(name: str) -> None:
     assert_close_to_reference(kaldi_fbank(waveform, **kwargs), tensors["fbank_f64"], kwargs)
 
 
+@requires_shared
 @pytest.mark.parametrize("snip_edges", [True, False])
 def test_batch_equals_rows(snip_edges: bool) -> None:
     case = next(c for c in CASES if c["name"] == "e_twochannel_channel1")

@@ -21,10 +21,23 @@ from ssamba.models import weights as weights_module
 from ssamba.models.weights import PRETRAINED_WEIGHTS, fetch_pretrained
 
 REPO = Path(__file__).resolve().parents[2]
-OFFICIAL = REPO.parent / "shared" / "fixtures" / "official"
-SSAMBA_PTH = OFFICIAL / "ssamba_official_pretrain.pth"
-SSAST_PTH = OFFICIAL / "ssast_official_pretrain.pth"
 HUB_PATH = "/attentionisallyouneed369/ssamba/resolve/main/ssamba_tiny_400.pth"
+
+
+@pytest.fixture(scope="module")
+def official(fixtures_dir: Path) -> Path:
+    """The official checkpoints (../shared/fixtures/official)."""
+    return fixtures_dir / "official"
+
+
+@pytest.fixture(scope="module")
+def ssamba_pth(official: Path) -> Path:
+    return official / "ssamba_official_pretrain.pth"
+
+
+@pytest.fixture(scope="module")
+def ssast_pth(official: Path) -> Path:
+    return official / "ssast_official_pretrain.pth"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -91,8 +104,10 @@ def _assert_same_model(model, expected):
             torch.testing.assert_close(value, reference[key], rtol=0, atol=0, msg=key)
 
 
-def test_download_resumes_with_a_range_request_after_an_interrupted_transfer(server, tmp_path, cache):
-    data = SSAMBA_PTH.read_bytes()
+def test_download_resumes_with_a_range_request_after_an_interrupted_transfer(
+    server, tmp_path, cache, ssamba_pth
+):
+    data = ssamba_pth.read_bytes()
     server.files["/ckpt.pth"] = data
     server.cut_after = len(data) // 3
     dest = tmp_path / "ckpt.pth"
@@ -105,8 +120,10 @@ def test_download_resumes_with_a_range_request_after_an_interrupted_transfer(ser
     assert not (tmp_path / "ckpt.pth.part").exists()
 
 
-def test_a_server_that_ignores_the_range_gets_the_file_rewritten_from_the_start(server, tmp_path, cache):
-    data = SSAST_PTH.read_bytes()
+def test_a_server_that_ignores_the_range_gets_the_file_rewritten_from_the_start(
+    server, tmp_path, cache, ssast_pth
+):
+    data = ssast_pth.read_bytes()
     server.files["/f.pth"] = data
     server.ignore_range = True
     (tmp_path / "f.pth.part").write_bytes(b"garbage that is not a prefix")
@@ -114,8 +131,8 @@ def test_a_server_that_ignores_the_range_gets_the_file_rewritten_from_the_start(
     assert (tmp_path / "f.pth").read_bytes() == data
 
 
-def test_checksum_mismatch_is_a_clear_error_and_leaves_nothing_cached(server, cache, monkeypatch):
-    server.files["/ssamba_tiny_400.pth"] = SSAMBA_PTH.read_bytes()
+def test_checksum_mismatch_is_a_clear_error_and_leaves_nothing_cached(server, cache, monkeypatch, ssamba_pth):
+    server.files["/ssamba_tiny_400.pth"] = ssamba_pth.read_bytes()
     entry = replace(PRETRAINED_WEIGHTS["ssamba_tiny_400"], sha256="0" * 64)
     monkeypatch.setitem(PRETRAINED_WEIGHTS, "ssamba_tiny_400", entry)
     with pytest.raises(DownloadError, match=f"sha256 mismatch \\(expected {'0' * 64}, got "):
@@ -123,21 +140,21 @@ def test_checksum_mismatch_is_a_clear_error_and_leaves_nothing_cached(server, ca
     assert not [p for p in cache.rglob("*") if p.is_file()]
 
 
-def test_a_correct_pin_is_accepted(server, cache, monkeypatch):
-    data = SSAST_PTH.read_bytes()
+def test_a_correct_pin_is_accepted(server, cache, monkeypatch, ssast_pth):
+    data = ssast_pth.read_bytes()
     server.files["/SSAST-Tiny-Patch-400.pth"] = data
     entry = replace(PRETRAINED_WEIGHTS["ssast_tiny_patch_400"], sha256=hashlib.sha256(data).hexdigest())
     monkeypatch.setitem(PRETRAINED_WEIGHTS, "ssast_tiny_patch_400", entry)
     folder = fetch_pretrained("ssast_tiny", base_url=server.url)
     assert folder == cache / "weights" / "ssast_tiny_patch_400"
     model = ssamba.create_model("ssast_tiny_patch_400", pretrained=True, input_tdim=128, num_classes=4)
-    official = ssamba.load_official(SSAST_PTH, input_tdim=128, num_classes=4)
+    official = ssamba.load_official(ssast_pth, input_tdim=128, num_classes=4)
     _assert_same_model(model, official)
     assert model.config.patch_stride == (10, 10) and model.num_classes == 4
 
 
-def test_hub_download_is_converted_once_and_then_served_offline(server, cache, monkeypatch):
-    data = SSAMBA_PTH.read_bytes()
+def test_hub_download_is_converted_once_and_then_served_offline(server, cache, monkeypatch, ssamba_pth):
+    data = ssamba_pth.read_bytes()
     server.files[HUB_PATH] = data
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     model = ssamba.create_model("ssamba_tiny_400", pretrained=True, input_tdim=128)
@@ -148,13 +165,13 @@ def test_hub_download_is_converted_once_and_then_served_offline(server, cache, m
     assert source["url"] == server.url + HUB_PATH
     assert (folder / "model.safetensors").is_file()
     assert not (cache / "downloads" / "ssamba_tiny_400.pth").exists()
-    _assert_same_model(model, ssamba.load_official(SSAMBA_PTH, input_tdim=128))
+    _assert_same_model(model, ssamba.load_official(ssamba_pth, input_tdim=128))
 
     server.shutdown()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("ssamba.models.official.load_official", _must_not_convert)
     pretrainer = ssamba.create_model("ssamba_tiny", pretrained=True, task="pretrain")
-    raw = torch.load(SSAMBA_PTH, weights_only=True)
+    raw = torch.load(ssamba_pth, weights_only=True)
     for key, value in pretrainer.state_dict().items():  # independent key mapping (spec 5.2)
         official_key = "module." + key.replace("encoder.", "v.", 1)
         official_key = official_key.replace("disc_head.", "cpredlayer.").replace("gen_head.", "gpredlayer.")
@@ -174,18 +191,18 @@ def test_offline_cache_miss_is_a_clear_error_without_network(server, cache, monk
     assert server.requests == [] and not cache.exists()
 
 
-def test_a_file_of_the_wrong_model_is_refused_and_not_cached(server, cache):
-    server.files["/ssamba_tiny_400.pth"] = SSAST_PTH.read_bytes()
+def test_a_file_of_the_wrong_model_is_refused_and_not_cached(server, cache, ssast_pth):
+    server.files["/ssamba_tiny_400.pth"] = ssast_pth.read_bytes()
     with pytest.raises(CheckpointError, match="not the ssamba_tiny that tag ssamba_tiny_400 names"):
         fetch_pretrained("ssamba_tiny_400", base_url=server.url)
     assert not [p for p in cache.rglob("*") if p.is_file()]
 
 
-def test_torch_hub_and_cli_resolve_the_tag(server, cache, monkeypatch, tmp_path, fsdd_dir):
-    server.files["/ssamba_tiny_400.pth"] = SSAMBA_PTH.read_bytes()
+def test_torch_hub_and_cli_resolve_the_tag(server, cache, monkeypatch, tmp_path, fsdd_dir, ssamba_pth):
+    server.files["/ssamba_tiny_400.pth"] = ssamba_pth.read_bytes()
     monkeypatch.setenv("SSAMBA_WEIGHTS_URL", server.url)
     hub_model = torch.hub.load(str(REPO), "ssamba_tiny", source="local", pretrained=True, input_tdim=128)
-    _assert_same_model(hub_model, ssamba.load_official(SSAMBA_PTH, input_tdim=128))
+    _assert_same_model(hub_model, ssamba.load_official(ssamba_pth, input_tdim=128))
     clip = sorted((fsdd_dir / "recordings").glob("*.wav"))[0]
     assert main(["embed", str(clip), "--model", "ssamba_tiny_400", "--out", str(tmp_path / "emb")]) == 0
     assert (tmp_path / "emb" / f"{clip.stem}.scene.npy").is_file()
@@ -210,10 +227,10 @@ def test_every_model_tag_names_a_registered_model_and_a_pretraining_file():
         weights_module.pretrained_entry("ssast_small_frame")
 
 
-def test_finetune_init_accepts_a_tag(server, cache, monkeypatch):
+def test_finetune_init_accepts_a_tag(server, cache, monkeypatch, official):
     from ssamba.training.init import init_classifier_from
 
-    frame_pth = OFFICIAL / "ssast_frame_official_pretrain.pth"
+    frame_pth = official / "ssast_frame_official_pretrain.pth"
     server.files["/SSAST-Tiny-Frame-400.pth"] = frame_pth.read_bytes()
     monkeypatch.setenv("SSAMBA_WEIGHTS_URL", server.url)
     model = init_classifier_from(

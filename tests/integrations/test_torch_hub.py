@@ -31,7 +31,7 @@ def test_torch_hub_loads_entries_from_a_local_clone(tmp_path):
         torch.testing.assert_close(again(fbank), model(fbank), rtol=0, atol=0)
 
 
-def test_official_checkpoint_through_torch_hub():
-    shared = REPO.parent / "shared" / "fixtures" / "official" / "ssast_official_finetuned.pth"
+def test_official_checkpoint_through_torch_hub(fixtures_dir):
+    shared = fixtures_dir / "official" / "ssast_official_finetuned.pth"
     model = torch.hub.load(str(REPO), "ssast_tiny", source="local", weights=str(shared))
     assert model.config.num_classes == 10

@@ -8,33 +8,31 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-OFFICIAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "official"
-
-
-def fixture_path(name: str) -> Path:
-    path = OFFICIAL_DIR / name
-    assert path.is_file(), f"missing official fixture {path}"
-    return path
-
 
 @pytest.fixture(scope="session")
-def official_file():
+def official_file(fixtures_dir: Path):
     """Path of a file in the official fixture folder (asserted to exist)."""
+
+    def fixture_path(name: str) -> Path:
+        path = fixtures_dir / "official" / name
+        assert path.is_file(), f"missing official fixture {path}"
+        return path
+
     return fixture_path
 
 
 @pytest.fixture(scope="session")
-def official_manifest() -> dict:
-    return json.loads(fixture_path("manifest.json").read_text())
+def official_manifest(official_file) -> dict:
+    return json.loads(official_file("manifest.json").read_text())
 
 
 @pytest.fixture(scope="session")
-def load_fixture():
+def load_fixture(official_file):
     cache: dict[str, dict] = {}
 
     def load(name: str) -> dict:
         if name not in cache:
-            cache[name] = load_file(str(fixture_path(name)))
+            cache[name] = load_file(str(official_file(name)))
         return cache[name]
 
     return load

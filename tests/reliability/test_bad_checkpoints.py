@@ -20,8 +20,10 @@ from ssamba.models.checkpoint_io import load_state_dict_file
 from ssamba.models.official import load_official
 from ssamba.models.pretrained import from_pretrained
 
-OFFICIAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "official"
-OFFICIAL_PTH = OFFICIAL / "ssamba_official_finetuned.pth"
+
+@pytest.fixture(scope="module")
+def official_pth(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "official" / "ssamba_official_finetuned.pth"
 
 
 class RunsCode:
@@ -64,8 +66,8 @@ def copy_of(saved_models: dict[str, Path], name: str, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("keep", [10, 0.5, -100], ids=["10_bytes", "half", "all_but_100"])
-def test_truncated_official_checkpoint(tmp_path, keep):
-    data = OFFICIAL_PTH.read_bytes()
+def test_truncated_official_checkpoint(tmp_path, keep, official_pth):
+    data = official_pth.read_bytes()
     path = tmp_path / "cut.pth"
     path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
     with pytest.raises(CheckpointError, match="truncated or not a PyTorch checkpoint") as info:
@@ -181,14 +183,14 @@ def clip(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("model", ["pickled_code", "truncated", "wrong_family"])
-def test_cli_embed_refuses_bad_model_cleanly(tmp_path, saved_models, cli_error, clip, model):
+def test_cli_embed_refuses_bad_model_cleanly(tmp_path, saved_models, cli_error, clip, model, request):
     marker = tmp_path / "code_ran"
     if model == "pickled_code":
         source = tmp_path / "evil.pth"
         pickled_code(source, f"touch {marker}", "torch_zip")
     elif model == "truncated":
         source = tmp_path / "cut.pth"
-        source.write_bytes(OFFICIAL_PTH.read_bytes()[:5000])
+        source.write_bytes(request.getfixturevalue("official_pth").read_bytes()[:5000])
     else:
         source = swap_weights(saved_models, tmp_path, "ssamba", "ssast")
     err = cli_error(["embed", str(clip), "--model", str(source), "--out", str(tmp_path / "out")])

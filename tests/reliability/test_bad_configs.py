@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from ssamba.config import from_dict, load_config
+from ssamba.dataclass_io import from_dict, load_config
 from ssamba.errors import ConfigError
 from ssamba.features import FeatureConfig
 from ssamba.models.config import ModelConfig

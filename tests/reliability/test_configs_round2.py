@@ -16,9 +16,6 @@ from ssamba.cli.main import main
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.training.engine import TrainResult
 
-OFFICIAL_PTH = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "official"
-OFFICIAL_PTH = OFFICIAL_PTH / "ssamba_official_finetuned.pth"
-
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> Path:
@@ -167,10 +164,11 @@ def test_binary_or_garbage_config_file_is_a_clear_error(tmp_path, cli_error, con
 
 
 @pytest.fixture(scope="module")
-def legacy_pth(tmp_path_factory) -> bytes:
+def legacy_pth(tmp_path_factory, fixtures_dir) -> bytes:
     """The official fine-tuned checkpoint re-saved in PyTorch's legacy (non-zip) format."""
     path = tmp_path_factory.mktemp("legacy") / "legacy.pth"
-    state = torch.load(OFFICIAL_PTH, map_location="cpu", weights_only=True)
+    official = fixtures_dir / "official" / "ssamba_official_finetuned.pth"
+    state = torch.load(official, map_location="cpu", weights_only=True)
     torch.save(state, path, _use_new_zipfile_serialization=False)
     return path.read_bytes()
 

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ssamba.audio import load_audio
-from ssamba.config import from_dict
 from ssamba.data import read_manifest
 from ssamba.data.manifests import KNOWN_FIELDS
+from ssamba.dataclass_io import from_dict
 from ssamba.errors import AudioError, ConfigError, ManifestError
 from ssamba.features import FeatureConfig
 from ssamba.models.config import ModelConfig

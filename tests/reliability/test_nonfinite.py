@@ -16,8 +16,6 @@ from tiny_runs import save_classifier, write_clips, write_recipe
 
 from ssamba.errors import AudioError, CheckpointError, ConfigError
 
-OFFICIAL_PTH = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "official"
-OFFICIAL_PTH = OFFICIAL_PTH / "ssast_official_finetuned.pth"
 BAD_TENSOR = "encoder.blocks.0.attn.qkv.weight"
 
 
@@ -66,8 +64,10 @@ def test_nan_weights_are_refused_naming_file_and_tensor(files, cli_error, tmp_pa
     cli_error(command(name, files, files["bad"], out), debug=True, raises=CheckpointError)
 
 
-def test_inf_in_an_official_checkpoint_is_refused(files, cli_error, tmp_path):
-    state = torch.load(OFFICIAL_PTH, map_location="cpu", weights_only=True)
+def test_inf_in_an_official_checkpoint_is_refused(files, cli_error, tmp_path, fixtures_dir):
+    state = torch.load(
+        fixtures_dir / "official" / "ssast_official_finetuned.pth", map_location="cpu", weights_only=True
+    )
     key = next(k for k in state if k.endswith("mlp_head.1.weight"))
     state[key][0, 0] = float("inf")
     path = tmp_path / "inf.pth"
@@ -119,7 +119,7 @@ def test_impossible_pretraining_numbers_fail_at_validation(files, cli_error, tmp
     err = cli_error(["pretrain", "--config", str(recipe), "--set", override, "--out", str(tmp_path / "out")])
     assert override.split("=")[0] in err and not (tmp_path / "out").exists()
     with pytest.raises(ConfigError):
-        from ssamba.config import load_config
+        from ssamba.dataclass_io import load_config
         from ssamba.training.config import PretrainConfig
 
         load_config(PretrainConfig, recipe, [override])

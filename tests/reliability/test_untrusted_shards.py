@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ssamba.data.shards import iter_shard
+from ssamba.data import index_shards
+from ssamba.data.pipeline import SHARD_OFFSET, SHARD_SIZE
 from ssamba.errors import ManifestError
 
 ROW = json.dumps({"audio": "k.wav", "label": "x"}).encode()
@@ -51,7 +52,7 @@ def test_unsafe_member_refuses_the_shard(tmp_path, bad, problem):
     folder.mkdir()
     shard = write_tar(folder / "shard-000000.tar", [*GOOD, bad])
     with pytest.raises(ManifestError) as info:
-        list(iter_shard(shard))
+        index_shards(shard)
     message = str(info.value)
     assert str(shard) in message and repr(bad[0]) in message and "refused" in message and problem in message
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["shard-000000.tar", "shards"]  # nothing written
@@ -61,8 +62,9 @@ def test_safe_shard_with_subfolders_is_read_in_memory(tmp_path):
     shard = write_tar(
         tmp_path / "s.tar", [member("d/", tarfile.DIRTYPE), *[(f"d/{m[0]}", *m[1:]) for m in GOOD]]
     )
-    samples = list(iter_shard(shard))
-    assert [(s["__key__"], s["wav"], s["json"]) for s in samples] == [("d/k", b"RIFF", ROW)]
+    (entry,) = index_shards(shard, require_labels=True)
+    data = shard.read_bytes()[entry.extra[SHARD_OFFSET] :][: entry.extra[SHARD_SIZE]]
+    assert (entry.where, entry.label, data) == (f"{shard} member d/k", "x", b"RIFF")
     assert [p.name for p in tmp_path.iterdir()] == ["s.tar"]
 
 
@@ -71,4 +73,4 @@ def test_corrupt_shard_raises_manifest_error_naming_it(tmp_path, cut):
     shard = write_tar(tmp_path / "s.tar", [member("k.wav", data=bytes(3000)), member("k.json", data=ROW)])
     shard.write_bytes(shard.read_bytes()[:cut])
     with pytest.raises(ManifestError, match="s.tar"):
-        list(iter_shard(shard))
+        index_shards(shard)

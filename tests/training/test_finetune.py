@@ -10,7 +10,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from ssamba.config import load_config
+from ssamba.dataclass_io import load_config
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models import AudioClassifier, create_model
 from ssamba.training.config import LoopConfig

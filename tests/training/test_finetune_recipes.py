@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ssamba.config import load_config
 from ssamba.data import read_manifest
+from ssamba.dataclass_io import load_config
 from ssamba.training.finetune_config import FinetuneConfig
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "finetune"

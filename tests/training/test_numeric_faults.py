@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ssamba.models.model as model_module
-from ssamba.config import load_config
+from ssamba.dataclass_io import load_config
 from ssamba.errors import TrainingError
 from ssamba.training.checkpoint import load_checkpoint
 from ssamba.training.config import PretrainConfig

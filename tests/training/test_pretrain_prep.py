@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ssamba.config import load_config
 from ssamba.data import read_manifest
+from ssamba.dataclass_io import load_config
 from ssamba.errors import ManifestError
 from ssamba.training.config import PretrainConfig
 

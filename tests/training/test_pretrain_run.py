@@ -7,7 +7,7 @@ import math
 import torch
 
 import ssamba
-from ssamba.config import load_config
+from ssamba.dataclass_io import load_config
 from ssamba.training.checkpoint import load_checkpoint
 from ssamba.training.config import PretrainConfig
 from ssamba.training.pretrain import run_pretrain

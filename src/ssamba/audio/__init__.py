@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssamba.audio.io import AudioInfo, audio_info, load_audio
+from ssamba.audio.io import AudioInfo, audio_info, decode_bytes, load_audio
 from ssamba.audio.stream import iter_audio_blocks
 
-__all__ = ["AudioInfo", "audio_info", "iter_audio_blocks", "load_audio"]
+__all__ = ["AudioInfo", "audio_info", "decode_bytes", "iter_audio_blocks", "load_audio"]

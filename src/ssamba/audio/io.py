@@ -1,14 +1,17 @@
-"""Decode audio files with soundfile, mix to mono, resample with soxr; fail with clear errors.
+"""Decode audio files and in-memory audio with soundfile, mix to mono, resample with soxr; clear errors.
 
-Every problem with a file (missing, unreadable, not audio, empty, non-finite or overflowing samples,
-too short, unsupported sample rate) raises `AudioError` naming the file, the problem and the fix.
+Every problem with a file or an in-memory clip (missing, unreadable, not audio, empty, non-finite or
+overflowing samples, too short, unsupported sample rate) raises `AudioError` naming the file (or the
+clip), the problem and the fix.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -61,22 +64,28 @@ def open_audio(path: str | Path) -> sf.SoundFile:
         raise AudioError(f"{path}: permission denied; make the file readable (e.g. chmod a+r)")
     if size == 0:
         raise AudioError(f"{path}: is empty (0 bytes); re-create the file or drop it")
+    return _open_decoder(os.fsencode(path), path)  # bytes: names that are not valid UTF-8 work too
+
+
+def _open_decoder(source: bytes | BinaryIO, where: str | Path) -> sf.SoundFile:
+    """Open a decoder on a file name or in-memory stream; AudioError naming `where` if the data
+    does not decode, has a rate outside 8-192 kHz or holds no samples."""
     try:
-        handle = sf.SoundFile(os.fsencode(path))  # bytes: names that are not valid UTF-8 work too
+        handle = sf.SoundFile(source)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise AudioError(
-            f"{path}: cannot decode as audio ({exc}); the file is corrupt, truncated or not audio: "
+            f"{where}: cannot decode as audio ({exc}); the file is corrupt, truncated or not audio: "
             "re-create it or convert it to WAV/FLAC"
         ) from exc
     if not MIN_SAMPLE_RATE <= handle.samplerate <= MAX_SAMPLE_RATE:
         handle.close()
         raise AudioError(
-            f"{path}: sample rate {handle.samplerate} Hz is outside the supported "
+            f"{where}: sample rate {handle.samplerate} Hz is outside the supported "
             f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz; resample the file (e.g. sox in.wav -r 16000 out.wav)"
         )
     if handle.frames <= 0:
         handle.close()
-        raise AudioError(f"{path}: holds no samples (header only or empty); re-create or drop the file")
+        raise AudioError(f"{where}: holds no samples (header only or empty); re-create or drop the file")
     return handle
 
 
@@ -198,16 +207,45 @@ def load_audio(
             NaN/Inf or huge (>= 1e12) samples or has a rate outside 8-192 kHz.
     """
     check_sample_rate(sample_rate)
-    with open_audio(path) as handle:
+    return _decode(open_audio(path), path, sample_rate, mono, offset, duration)
+
+
+def decode_bytes(
+    data: bytes,
+    where: str,
+    sample_rate: int | None = 16000,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> torch.Tensor:
+    """Decode in-memory audio (e.g. a tar shard member) exactly as `load_audio` decodes a file.
+
+    `where` names the data in errors (e.g. "shard-000000.tar member 00000012_x"); every problem
+    raises `AudioError` by the same rules as a file, so `SkipBadClips` treats both alike.
+    """
+    check_sample_rate(sample_rate)
+    return _decode(_open_decoder(io.BytesIO(data), where), where, sample_rate, mono, offset, duration)
+
+
+def _decode(
+    handle: sf.SoundFile,
+    where: str | Path,
+    sample_rate: int | None,
+    mono: bool,
+    offset: float,
+    duration: float | None,
+) -> torch.Tensor:
+    """Read the span from an open decoder (closing it), check, mix down and resample it."""
+    with handle:
         rate = handle.samplerate
-        start, count = frame_span(path, handle, offset, duration)
-        samples = read_frames(path, handle, start, count)
-    check_finite(path, samples, start, rate)
+        start, count = frame_span(where, handle, offset, duration)
+        samples = read_frames(where, handle, start, count)
+    check_finite(where, samples, start, rate)
     if mono and samples.shape[1] > 1:
         samples = samples.mean(axis=1, keepdims=True, dtype=np.float32)
     if sample_rate is not None and sample_rate != rate:
         samples = soxr.resample(samples, rate, sample_rate, quality=RESAMPLE_QUALITY)
         rate = sample_rate
-    check_duration(path, samples.shape[0], rate)
+    check_duration(where, samples.shape[0], rate)
     waveform = torch.from_numpy(np.ascontiguousarray(samples.T))
     return waveform[0] if mono else waveform

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from ssamba import __version__
+from ssamba._version import __version__
 from ssamba.errors import SsambaError
 
 # Each entry adds one top-level subcommand to the parser; modules are imported lazily so that

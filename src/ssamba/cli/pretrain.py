@@ -9,7 +9,7 @@ from ssamba.cli.run_options import add_run_options
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from ssamba.config import load_config
+    from ssamba.dataclass_io import load_config
     from ssamba.training.config import PretrainConfig
     from ssamba.training.pretrain import run_pretrain
 

@@ -14,7 +14,7 @@ def _default_cache() -> Path:
 
 
 def _quickstart(args: argparse.Namespace) -> int:
-    from ssamba.quickstart import QuickstartRecipe, format_table, run_quickstart
+    from ssamba.apps.quickstart import QuickstartRecipe, format_table, run_quickstart
 
     chosen = {"model": args.model, "seed": args.seed, "steps_scale": args.steps_scale}
     if args.depth is not None:

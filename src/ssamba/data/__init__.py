@@ -8,7 +8,7 @@ from ssamba.data.labels import LabelMap, check_labels, psla_weights, read_class_
 from ssamba.data.manifests import Manifest, ManifestEntry, read_manifest, write_manifest
 from ssamba.data.samplers import ResumableSampler, WeightedDistributedSampler
 from ssamba.data.scan import MANIFEST_PRESETS, build_manifest, parse_split_rule, preset_options
-from ssamba.data.shards import ShardDataset, index_shards, write_shards
+from ssamba.data.shards import index_shards, write_shards
 from ssamba.data.ssast_format import read_ssast_datafile
 from ssamba.data.stats import compute_stats
 
@@ -20,7 +20,6 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "ResumableSampler",
-    "ShardDataset",
     "SkipBadClips",
     "WeightedDistributedSampler",
     "build_manifest",

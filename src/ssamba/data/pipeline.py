@@ -7,16 +7,12 @@ normalise -> [fbank noise + roll]; bracketed steps only in training.
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import soundfile as sf
-import soxr
 import torch
 
-from ssamba.audio import load_audio
-from ssamba.audio.io import RESAMPLE_QUALITY, check_duration, check_finite, frame_span
+from ssamba.audio import decode_bytes, load_audio
 from ssamba.data.augment import (
     AugmentConfig,
     add_noise,
@@ -29,7 +25,6 @@ from ssamba.data.augment import (
 )
 from ssamba.data.labels import LabelMap
 from ssamba.data.manifests import ManifestEntry, read_manifest
-from ssamba.errors import AudioError
 from ssamba.features import FeatureConfig, compute_fbank, normalize, num_frames, pad_or_crop
 
 MIXUP_ALPHA = 10.0  # lam ~ Beta(10, 10) in the official loaders
@@ -58,31 +53,8 @@ def load_entry(entry: ManifestEntry, sample_rate: int) -> torch.Tensor:
         with open(entry.path, "rb") as handle:
             handle.seek(entry.extra[SHARD_OFFSET])
             data = handle.read(entry.extra[SHARD_SIZE])
-        return decode_audio(data, sample_rate, offset, entry.duration, entry.where)
+        return decode_bytes(data, entry.where, sample_rate, offset=offset, duration=entry.duration)
     return load_audio(entry.path, sample_rate, mono=True, offset=offset, duration=entry.duration)
-
-
-def decode_audio(
-    data: bytes, sample_rate: int, offset: float, duration: float | None, where: str
-) -> torch.Tensor:
-    """Decode in-memory audio bytes like `load_audio` (mono mean, soxr resampling, checks)."""
-    try:
-        handle = sf.SoundFile(io.BytesIO(data))
-    except (sf.SoundFileError, RuntimeError) as exc:
-        raise AudioError(f"{where}: cannot decode audio ({exc}); re-create the shard") from exc
-    with handle:
-        if handle.frames <= 0:
-            raise AudioError(f"{where}: holds no samples; drop the clip and re-create the shard")
-        first, count = frame_span(where, handle, offset, duration)
-        handle.seek(first)
-        samples = handle.read(count, dtype="float32", always_2d=True)
-        rate = handle.samplerate
-    check_finite(where, samples, first, rate)
-    samples = samples.mean(axis=1, dtype=np.float32)
-    if rate != sample_rate:
-        samples = soxr.resample(samples, rate, sample_rate, quality=RESAMPLE_QUALITY)
-    check_duration(where, samples.shape[0], sample_rate)
-    return torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
 
 
 def log_mel(waveform: torch.Tensor, config: FeatureConfig, start: int = 0) -> torch.Tensor:

@@ -1,10 +1,12 @@
-"""WebDataset-compatible tar shards: a stdlib writer and a streaming, rank/worker-split reader.
+"""WebDataset-compatible tar shards: a stdlib writer and an index for random access by member offset.
 
 Each clip is two members sharing a key, `<key>.<ext>` (the original audio bytes) and
 `<key>.json` (its manifest row). Shards are named `shard-000000.tar`, ... and listed with their
 clip counts in `index.json`. Shards of `webdataset.ShardWriter` (`<key>.wav` with `.cls` and/or
-`.json` metadata, no index) are read too (see `shard_samples`). Nothing is ever extracted to
-disk; members with absolute names, `..` components or links are refused.
+`.json` metadata, no index) are read too (see `shard_samples`). `index_shards` turns shards into a
+manifest whose clips `AudioClipDataset` reads in place, so shards and manifests share one dataset,
+sampler and resume logic. Nothing is ever extracted to disk; members with absolute names, `..`
+components or links are refused.
 """
 
 from __future__ import annotations
@@ -12,40 +14,20 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import logging
 import os
 import re
 import tarfile
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-import torch
-from torch.utils.data import IterableDataset, get_worker_info
-
-from ssamba.data.augment import AugmentConfig
 from ssamba.data.labels import LabelMap
 from ssamba.data.manifests import Manifest, parse_row
-from ssamba.data.pipeline import (
-    SHARD_OFFSET,
-    SHARD_SIZE,
-    ClipPipeline,
-    NoiseBank,
-    decode_audio,
-    seeded_generator,
-)
-from ssamba.data.samplers import rank_and_world
+from ssamba.data.pipeline import SHARD_OFFSET, SHARD_SIZE
 from ssamba.data.shard_samples import METADATA_EXTS, sample_row
 from ssamba.errors import ManifestError
-from ssamba.features import FeatureConfig
-
-logger = logging.getLogger(__name__)
 
 INDEX_NAME = "index.json"
 LABEL_MAP_NAME = "labels.json"
-
-Sample = dict[str, Any]  # {"__key__": str, "__url__": str, "<ext>": bytes}
 
 
 def sample_key(index: int, path: Path) -> str:
@@ -195,125 +177,3 @@ def _checked_name(member: tarfile.TarInfo, shard: Path) -> str:
     if not (member.isfile() or member.isdir()):
         raise ManifestError(f"{shard}: member {name!r} is a link or device; shard refused")
     return name
-
-
-def iter_shard(shard: Path) -> Iterator[Sample]:
-    """Stream the samples of one tar (members grouped by key), reading bytes in memory only."""
-    try:
-        yield from _iter_members(shard)
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ManifestError(
-            f"{shard}: not a readable tar shard ({exc}); re-create it with ssamba data shard"
-        ) from exc
-
-
-def _iter_members(shard: Path) -> Iterator[Sample]:
-    current: Sample = {}
-    with tarfile.open(shard, "r|*") as tar:
-        for member in tar:
-            name = _checked_name(member, shard)
-            if member.isdir():
-                continue
-            key, ext = _member_key(name)
-            if current and current["__key__"] != key:
-                yield current
-                current = {}
-            handle = tar.extractfile(member)
-            current.setdefault("__key__", key)
-            current["__url__"] = str(shard)
-            current[ext] = handle.read() if handle is not None else b""
-    if current:
-        yield current
-
-
-class ShardDataset(IterableDataset):
-    """Stream `(fbank [T, F], target)` from tar shards, split across ranks and workers.
-
-    Shards are divided `shards[rank::world][worker::workers]` (ranks from torch.distributed,
-    else RANK/WORLD_SIZE, unless given). In training the shard order and a shuffle buffer of
-    `shuffle_buffer` samples are seeded by (seed, epoch, rank, worker); mixup partners come from
-    that buffer. Items are transformed exactly like `AudioClipDataset`.
-    """
-
-    def __init__(
-        self,
-        urls: str | Path | Sequence[str | Path],
-        label_map: LabelMap | None,
-        feature_config: FeatureConfig,
-        *,
-        train: bool = False,
-        augment: AugmentConfig | None = None,
-        shuffle_buffer: int = 1000,
-        seed: int = 0,
-        rank: int | None = None,
-        world_size: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.shards = resolve_shards(urls)
-        augment = augment or AugmentConfig()
-        self.pipeline = ClipPipeline(feature_config, label_map, augment, train)
-        self.noise_bank = NoiseBank.from_config(augment, feature_config.sample_rate)
-        self.shuffle_buffer = shuffle_buffer if train else 0
-        self.train = train
-        self.seed = seed
-        self.rank, self.world_size = rank, world_size
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch (shard order, shuffle buffer and augmentation seeds)."""
-        self.epoch = epoch
-
-    def _my_shards(self, rank: int, world: int, worker: int, workers: int) -> list[Path]:
-        shards = list(self.shards)
-        if self.train:
-            generator = seeded_generator(self.seed, self.epoch)
-            shards = [shards[i] for i in torch.randperm(len(shards), generator=generator)]
-        if len(shards) < world * workers:
-            logger.warning(
-                "%d shards for %d ranks x %d workers: some get no data; write more shards",
-                len(shards),
-                world,
-                workers,
-            )
-        return shards[rank::world][worker::workers]
-
-    def _decode(self, sample: Sample) -> tuple[torch.Tensor, tuple[str, ...]]:
-        where = f"{sample['__url__']} member {sample['__key__']}"
-        row, audio_ext = sample_row(sample, sample["__key__"], where)
-        require = self.pipeline.label_map is not None
-        entry = parse_row(row, Path("."), where=where, check_files=False, require_labels=require)
-        rate = self.pipeline.feature_config.sample_rate
-        offset = entry.start or 0.0
-        waveform = decode_audio(sample[audio_ext], rate, offset, entry.duration, where)
-        return waveform, entry.targets
-
-    def _transform(self, sample: Sample, pool: list[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
-        generator = seeded_generator(self.seed, self.epoch, zlib.crc32(sample["__key__"].encode()))
-
-        def draw_partner(gen: torch.Generator) -> tuple[torch.Tensor, tuple[str, ...]]:
-            return self._decode(pool[int(torch.randint(len(pool), (), generator=gen))])
-
-        waveform, labels = self._decode(sample)
-        partner = draw_partner if pool else None
-        return self.pipeline(waveform, labels, generator, partner, self.noise_bank)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        rank, world = rank_and_world(self.rank, self.world_size)
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        generator = seeded_generator(self.seed, self.epoch, rank, worker)
-        buffer: list[Sample] = []
-        for shard in self._my_shards(rank, world, worker, workers):
-            for sample in iter_shard(shard):
-                if len(buffer) < self.shuffle_buffer:
-                    buffer.append(sample)
-                    continue
-                if buffer:
-                    slot = int(torch.randint(len(buffer), (), generator=generator))
-                    sample, buffer[slot] = buffer[slot], sample
-                yield self._transform(sample, buffer)
-        order = torch.randperm(len(buffer), generator=generator).tolist()
-        rest = [buffer[i] for i in order]
-        while rest:
-            sample = rest.pop()
-            yield self._transform(sample, rest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssamba.features.config import (
+from ssamba.features.frontend import (
     FEATURE_PRESETS,
     FeatureConfig,
     compute_fbank,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ssamba import __version__
+from ssamba._version import __version__
 from ssamba.errors import DownloadError
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from ssamba.config import from_dict, to_dict
+from ssamba.dataclass_io import from_dict, to_dict
 from ssamba.errors import ConfigError
 
 Grid = tuple[int, int]

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ssamba import __version__
+from ssamba._version import __version__
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models.config import ModelConfig
 from ssamba.models.hf_meta import config_fields, feature_dict, preprocessor_dict, read_label_map

@@ -1,6 +1,6 @@
 """Training configuration dataclasses: generic sections (optimiser, schedule, loop) and `PretrainConfig`.
 
-Configs are YAML/JSON files loaded with `ssamba.config.load_config` (unknown keys rejected) plus
+Configs are YAML/JSON files loaded with `ssamba.dataclass_io.load_config` (unknown keys rejected) plus
 `--set section.key=value` overrides. The generic sections are shared with fine-tuning, and so is
 the resume rule (`check_resume_config`: which keys a resumed run may change).
 """

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ssamba.config import to_dict
+from ssamba.dataclass_io import to_dict
 from ssamba.errors import CheckpointError, ConfigError, TrainingError
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from ssamba.config import to_dict
 from ssamba.data import AudioClipDataset, LabelMap, Manifest, check_labels, psla_weights, read_manifest
+from ssamba.dataclass_io import to_dict
 from ssamba.errors import ConfigError, ManifestError
 from ssamba.metrics import classification_metrics, confusion_matrix, plot_confusion, write_metrics
 from ssamba.models import AudioClassifier

@@ -1,6 +1,6 @@
 """`FinetuneConfig`: supervised fine-tuning / linear probing of a classifier (spec 3.1).
 
-Loaded with `ssamba.config.load_config(FinetuneConfig, path, overrides)`; unknown keys are rejected.
+Loaded with `ssamba.dataclass_io.load_config(FinetuneConfig, path, overrides)`; unknown keys are rejected.
 Lists of split values are YAML lists (e.g. `train_split: [train]`).
 """
 

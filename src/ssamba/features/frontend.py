@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ssamba import config as config_io
+from ssamba import dataclass_io
 from ssamba.errors import ConfigError
 from ssamba.features.kaldi import kaldi_fbank
 
@@ -73,12 +73,12 @@ class FeatureConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of the settings."""
-        return config_io.to_dict(self)
+        return dataclass_io.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
         """Build from a dict, rejecting unknown keys and values of the wrong type."""
-        return config_io.from_dict(cls, data)
+        return dataclass_io.from_dict(cls, data)
 
     def __call__(self, waveform: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Shorthand for `extract_features(waveform, self, start)`."""

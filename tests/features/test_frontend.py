@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import ssamba.features.config as feature_config
+import ssamba.features.frontend as frontend
 from ssamba.errors import ConfigError
 from ssamba.features import (
     FEATURE_PRESETS,
@@ -21,8 +21,6 @@ from ssamba.features import (
     pad_or_crop,
 )
 
-FBANK_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "fbank"
-
 # (mean, std, target_length) from the official recipes (spec 1.1).
 OFFICIAL = {
     "audioset": (-4.2677393, 4.5689974, 1024),
@@ -32,8 +30,10 @@ OFFICIAL = {
 }
 
 
-def fixture(name: str) -> dict[str, torch.Tensor]:
-    return load_file(FBANK_DIR / f"a_preset_fsdd_{name}_float.safetensors")
+@pytest.fixture(scope="module")
+def golden(fixtures_dir: Path):
+    """`golden(name)`: torchaudio's waveform and fbank of FSDD clip `name` (the fbank fixtures)."""
+    return lambda name: load_file(fixtures_dir / "fbank" / f"a_preset_fsdd_{name}_float.safetensors")
 
 
 def assert_frame_close(out: torch.Tensor, ref: torch.Tensor) -> None:
@@ -56,8 +56,8 @@ def test_default_config_is_the_audioset_recipe() -> None:
     assert FeatureConfig() == FEATURE_PRESETS["audioset"]
 
 
-def test_short_clip_is_padded_with_zeros_before_normalisation() -> None:
-    tensors = fixture("0_jackson_0")  # 62 frames
+def test_short_clip_is_padded_with_zeros_before_normalisation(golden) -> None:
+    tensors = golden("0_jackson_0")  # 62 frames
     mean, std, _ = OFFICIAL["speechcommands"]
     out = extract_features(tensors["waveform"][0], feature_preset("speechcommands"))
     assert out.shape == (128, 128)
@@ -65,8 +65,8 @@ def test_short_clip_is_padded_with_zeros_before_normalisation() -> None:
     assert torch.all(out[62:] == torch.tensor(-mean / (2 * std)))
 
 
-def test_long_clip_is_cropped_at_start() -> None:
-    tensors = fixture("9_theo_16")  # 226 frames
+def test_long_clip_is_cropped_at_start(golden) -> None:
+    tensors = golden("9_theo_16")  # 226 frames
     config = feature_preset("audioset", target_length=100)
     mean, std = config.mean, config.std
     out = config(tensors["waveform"][0], start=50)
@@ -87,13 +87,13 @@ def test_batch_equals_rows() -> None:
 @pytest.mark.parametrize("subtract", [True, False])
 def test_waveform_mean_removal_is_the_first_step(subtract: bool, monkeypatch) -> None:
     seen: list[torch.Tensor] = []
-    real = feature_config.kaldi_fbank
+    real = frontend.kaldi_fbank
 
     def spy(waveform: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         seen.append(waveform)
         return real(waveform, *args, **kwargs)
 
-    monkeypatch.setattr(feature_config, "kaldi_fbank", spy)
+    monkeypatch.setattr(frontend, "kaldi_fbank", spy)
     wave = torch.full((2, 1600), 0.5) + torch.linspace(0, 0.01, 1600)
     extract_features(wave, feature_preset("audioset", subtract_waveform_mean=subtract))
     expected = wave - wave.mean(dim=1, keepdim=True) if subtract else wave

@@ -1,0 +1,1 @@
+"""Applications built on the library end to end (the `ssamba quickstart` experiment)."""
