@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssamba.models.config import ModelConfig
 from ssamba.models.mamba_mixer import BiMambaMixer, MambaBlock
 from ssamba.models.ssamba import SSAMBAEncoder
 
@@ -103,7 +104,8 @@ def gradients(encoder: SSAMBAEncoder, tokens: Tensor, out: Tensor, probe: Tensor
 )
 def test_training_forward_and_gradients_match_the_naive_flip_loop(backend: str, checkpointing: bool) -> None:
     torch.manual_seed(0)
-    encoder = SSAMBAEncoder(
+    config = ModelConfig(
+        family="ssamba",
         embed_dim=DIM,
         depth=DEPTH,
         patch_shape=(4, 4),
@@ -113,7 +115,8 @@ def test_training_forward_and_gradients_match_the_naive_flip_loop(backend: str, 
         d_state=4,
         drop_path_rate=DROP_PATH_RATE,
         scan_backend=backend,
-    ).train()
+    )
+    encoder = SSAMBAEncoder(config.encoder_config()).train()
     encoder.set_grad_checkpointing(checkpointing)
     with torch.no_grad():  # non-trivial LayerNorm affines and backward dt biases
         for module in encoder.modules():
