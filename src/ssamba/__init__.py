@@ -19,6 +19,7 @@ from ssamba.models import (  # noqa: E402
     create_model,
     from_pretrained,
     list_models,
+    load_model,
     load_official,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "create_model",
     "from_pretrained",
     "list_models",
+    "load_model",
     "load_official",
     "AudioError",
     "CheckpointError",

@@ -12,12 +12,12 @@ from safetensors.torch import save_file
 
 from ssamba.config import load_config
 from ssamba.errors import CheckpointError, ConfigError
+from ssamba.evaluation import load_classifier
 from ssamba.models import AudioClassifier, create_model
 from ssamba.training.finetune import (
     EpochSchedule,
     average_state_dicts,
     build_optimizer,
-    load_classifier,
     run_finetune,
 )
 from ssamba.training.finetune_config import FinetuneConfig, FinetuneSchedule
