@@ -16,13 +16,11 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 
 def _build(name, weights=None, pretrained=False, **kwargs):
-    import ssamba
+    from ssamba.models import Geometry, create_model, load_model
 
     if weights is None:
-        return ssamba.create_model(name, pretrained=pretrained, **kwargs)
-    if str(weights).endswith((".pth", ".pt")):
-        return ssamba.load_official(weights, **kwargs)
-    return ssamba.from_pretrained(weights, **kwargs)
+        return create_model(name, pretrained=pretrained, **kwargs)
+    return load_model(weights, geometry=Geometry.pop_from(kwargs), **kwargs)
 
 
 def ssamba_tiny(weights=None, **kwargs):

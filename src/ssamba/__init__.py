@@ -18,6 +18,7 @@ from ssamba.models import (
     create_model,
     from_pretrained,
     list_models,
+    load_model,
     load_official,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "create_model",
     "from_pretrained",
     "list_models",
+    "load_model",
     "load_official",
     "AudioError",
     "CheckpointError",

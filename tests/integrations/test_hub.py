@@ -13,10 +13,10 @@ import yaml
 import ssamba
 from ssamba.data.labels import LabelMap
 from ssamba.errors import CheckpointError
+from ssamba.evaluation import load_classifier
 from ssamba.features import FeatureConfig
 from ssamba.integrations.hub import model_card
 from ssamba.models.pretrained import load_feature_config
-from ssamba.training.finetune import load_classifier
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from ssamba.cli.main import main
 from ssamba.errors import CheckpointError, DownloadError
 from ssamba.integrations.download import download
 from ssamba.models import weights as weights_module
-from ssamba.models.weights import PRETRAINED_WEIGHTS, fetch_pretrained
+from ssamba.models.registry import PRETRAINED_WEIGHTS, pretrained_entry
+from ssamba.models.weights import fetch_pretrained
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_PATH = "/attentionisallyouneed369/ssamba/resolve/main/ssamba_tiny_400.pth"
@@ -169,7 +170,7 @@ def test_hub_download_is_converted_once_and_then_served_offline(server, cache, m
 
     server.shutdown()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr("ssamba.models.official.load_official", _must_not_convert)
+    monkeypatch.setattr("ssamba.models.weights.read_official", _must_not_convert)
     pretrainer = ssamba.create_model("ssamba_tiny", pretrained=True, task="pretrain")
     raw = torch.load(ssamba_pth, weights_only=True)
     for key, value in pretrainer.state_dict().items():  # independent key mapping (spec 5.2)
@@ -222,9 +223,9 @@ def test_every_model_tag_names_a_registered_model_and_a_pretraining_file():
     assert ssamba.list_models(pretrained=True) == sorted(PRETRAINED_WEIGHTS)
     for tag, entry in PRETRAINED_WEIGHTS.items():
         assert entry.model in ssamba.list_models() and entry.filename.endswith(".pth"), tag
-    assert weights_module.pretrained_entry("ssast_base_frame").tag == "ssast_base_frame_400"
+    assert pretrained_entry("ssast_base_frame").tag == "ssast_base_frame_400"
     with pytest.raises(ssamba.ConfigError, match="no pretrained weights for 'ssast_small_frame'"):
-        weights_module.pretrained_entry("ssast_small_frame")
+        pretrained_entry("ssast_small_frame")
 
 
 def test_finetune_init_accepts_a_tag(server, cache, monkeypatch, official):

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ssamba.models.loading import load_official
 from ssamba.models.mamba_mixer import BiMambaMixer
 from ssamba.models.masking import draw_masks
-from ssamba.models.official import load_official
 
 FT_SETTINGS = {
     # fixture file -> (family file prefix, fstride, tstride)

@@ -17,8 +17,7 @@ import torch
 import ssamba
 from ssamba.errors import CheckpointError
 from ssamba.models.checkpoint_io import load_state_dict_file
-from ssamba.models.official import load_official
-from ssamba.models.pretrained import from_pretrained
+from ssamba.models.loading import from_pretrained, load_official
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 import ssamba
-from ssamba.models.pretrained import from_pretrained
+from ssamba.models.loading import from_pretrained
 from ssamba.utils_io import atomic_write
 
 

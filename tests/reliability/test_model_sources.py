@@ -107,16 +107,16 @@ def test_embed_with_an_architecture_name_needs_random_init(files, tmp_path, cli_
     [(["--random-init"], "ssamba_tiny"), (["--random-init", "--model", "ssast_tiny"], "ssast_tiny")],
 )
 def test_embed_random_init_is_explicit(files, tmp_path, monkeypatch, options, loaded):
-    import ssamba.integrations.loading
+    import ssamba.models.loading
 
     sources = []
-    real_loader = ssamba.integrations.loading.load_encoder_model
+    real_loader = ssamba.models.loading.load_encoder
 
     def tiny_instead(source):  # the named architecture at full size is slow; record it, load the tiny one
         sources.append(source)
         return real_loader(str(files["model"]))
 
-    monkeypatch.setattr(ssamba.integrations.loading, "load_encoder_model", tiny_instead)
+    monkeypatch.setattr(ssamba.models.loading, "load_encoder", tiny_instead)
     assert main(["embed", str(files["clip"]), *options, "--out", str(tmp_path / "out")]) == 0
     assert sources == [loaded]
 

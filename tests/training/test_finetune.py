@@ -12,12 +12,12 @@ from safetensors.torch import save_file
 
 from ssamba.dataclass_io import load_config
 from ssamba.errors import CheckpointError, ConfigError
+from ssamba.evaluation import load_classifier
 from ssamba.models import AudioClassifier, create_model
 from ssamba.training.config import LoopConfig
 from ssamba.training.finetune import (
     average_state_dicts,
     finetune_optimizer,
-    load_classifier,
     run_finetune,
 )
 from ssamba.training.finetune_config import FinetuneConfig, FinetuneLoop, FinetuneSchedule

@@ -83,11 +83,11 @@ def _model_source(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ssamba.inference import Embedder
-    from ssamba.integrations.loading import load_encoder_model
+    from ssamba.models.loading import load_encoder
 
     source = _model_source(args)
     files = collect_audio_files(args.inputs)
-    model, features = load_encoder_model(source)
+    model, features = load_encoder(source)
     embedder = Embedder(model, features, hop_ms=args.hop_ms, batch_size=args.batch_size)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

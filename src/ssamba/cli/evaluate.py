@@ -12,8 +12,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ssamba.data import AudioClipDataset, read_manifest
-    from ssamba.metrics import plot_confusion, write_metrics
-    from ssamba.training.finetune import evaluate_model, load_classifier, relabel
+    from ssamba.data.manifests import relabel
+    from ssamba.evaluation import evaluate_model, load_classifier
+    from ssamba.evaluation.metrics import plot_confusion, write_metrics
 
     model, features, label_map = load_classifier(args.model)
     manifest = read_manifest(args.manifest, label_set=label_map.labels if args.label_key == "label" else None)

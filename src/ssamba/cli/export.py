@@ -15,10 +15,10 @@ PARITY_ATOL = 1e-4
 
 
 def run_onnx(args: argparse.Namespace) -> int:
-    from ssamba.integrations.loading import load_encoder_model
     from ssamba.integrations.onnx import export_onnx, onnx_parity, parity_shapes
+    from ssamba.models.loading import load_encoder
 
-    model, _ = load_encoder_model(args.model)
+    model, _ = load_encoder(args.model)
     frames = args.frames or model.config.input_tdim
     verbose = args.verbose or args.export_verbose
     path = export_onnx(

@@ -17,8 +17,8 @@ def predict_files(model_dir: str, files: list[Path], top_k: int) -> list[dict]:
     import torch
 
     from ssamba.audio import load_audio
+    from ssamba.evaluation import load_classifier
     from ssamba.features import extract_features
-    from ssamba.training.finetune import load_classifier
 
     model, features, label_map = load_classifier(model_dir)
     k = min(top_k, len(label_map))

@@ -19,7 +19,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -390,3 +390,16 @@ def write_manifest(
             handle.write(json.dumps(entry.to_row(base), ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def relabel(manifest: Manifest, label_key: str) -> Manifest:
+    """The manifest with field `label_key` (e.g. "speaker") as each clip's single label."""
+    if label_key == "label":
+        return manifest
+    entries = []
+    for entry in manifest:
+        value = entry.get(label_key)
+        if value is None:
+            raise ManifestError(f"{entry.where or entry.path}: no field {label_key!r} to use as the label")
+        entries.append(replace(entry, label=str(value), labels=None))
+    return Manifest(tuple(entries), manifest.source)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ssamba.inference.embed import Embedder
-from ssamba.integrations.loading import load_encoder_model
+from ssamba.models.loading import load_encoder
 
 HEAR_SAMPLE_RATE = 16000
 
@@ -29,7 +29,7 @@ class HearModel(nn.Module):
 
 def load_model(model_file_path: str = "", hop_ms: float = 50.0, batch_size: int = 4, **options) -> HearModel:
     """A HEAR model from a `save_pretrained` folder, official `.pth` or registry name ("" = ssamba_tiny)."""
-    model, features = load_encoder_model(model_file_path, **options)
+    model, features = load_encoder(model_file_path, **options)
     if features.sample_rate != HEAR_SAMPLE_RATE:
         raise ValueError(
             f"HEAR models here run at {HEAR_SAMPLE_RATE} Hz; the front end says {features.sample_rate}"

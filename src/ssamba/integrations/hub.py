@@ -9,20 +9,22 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ssamba.errors import require_extra
 from ssamba.features import FeatureConfig
-from ssamba.models.model import AudioModel, MSPMPretrainer
+
+if TYPE_CHECKING:
+    from ssamba.models.model import AudioModel
 
 CARD_NAME = "README.md"
 MAX_LISTED_LABELS = 50
 
 
 def _pipeline(model: AudioModel) -> str:
-    if isinstance(model, MSPMPretrainer) or not model.config.num_classes:
+    if model.task == "pretrain" or not model.config.num_classes:
         return "feature-extraction"
     return "audio-classification"
 

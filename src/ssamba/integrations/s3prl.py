@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ssamba.features import compute_fbank, normalize, pad_or_crop
-from ssamba.integrations.loading import load_encoder_model
+from ssamba.models.loading import load_encoder
 
 SAMPLE_RATE = 16000
 FEATURE_LAYOUTS = ("concat", "mean")
@@ -49,7 +49,7 @@ class UpstreamExpert(nn.Module):
         if feature not in FEATURE_LAYOUTS:
             raise ValueError(f"feature must be one of {FEATURE_LAYOUTS}, got {feature!r}")
         options = {key: value for key, value in options.items() if key not in S3PRL_OWN_OPTIONS}
-        model, features = load_encoder_model(ckpt, **options)
+        model, features = load_encoder(ckpt, **options)
         frames = round(window_secs * 100) if window_secs else model.config.input_tdim
         self.model = model
         self.features = dataclasses.replace(

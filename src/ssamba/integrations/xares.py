@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ssamba.inference.embed import Embedder
-from ssamba.integrations.loading import load_encoder_model
+from ssamba.models.loading import load_encoder
 
 MODEL_VARIABLE = "SSAMBA_XARES_MODEL"
 DEFAULT_MODEL = "ssamba_tiny_400"
@@ -27,7 +27,7 @@ class SsambaEncoder(nn.Module):
 
     def __init__(self, model: str | None = None, hop_size_in_ms: float = 40.0, batch_size: int = 4) -> None:
         super().__init__()
-        classifier, features = load_encoder_model(model or os.environ.get(MODEL_VARIABLE) or DEFAULT_MODEL)
+        classifier, features = load_encoder(model or os.environ.get(MODEL_VARIABLE) or DEFAULT_MODEL)
         self.embedder = Embedder(classifier, features, hop_ms=hop_size_in_ms, batch_size=batch_size)
         self.model = classifier  # registered so `.to(device)` moves the weights
         self.sampling_rate = int(features.sample_rate)

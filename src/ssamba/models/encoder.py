@@ -123,12 +123,3 @@ class AudioEncoder(nn.Module):
         return_hidden_states: bool = False,
     ) -> EncoderOutput:
         return self.forward_tokens(self.embed(fbank, mask_index, mask_embed), return_hidden_states)
-
-    def set_input_tdim(self, input_tdim: int) -> None:
-        """Re-grid the stored position embedding for inputs of `input_tdim` frames."""
-        grid = self.patch_embed.grid(input_tdim, self.num_mel_bins)
-        with torch.no_grad():
-            adapted = self.position_embedding(grid).clone()
-        self.pos_embed = nn.Parameter(adapted)
-        self.grid = grid
-        self.input_tdim = input_tdim

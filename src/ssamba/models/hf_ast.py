@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
 from ssamba.errors import CheckpointError
 from ssamba.models.config import ModelConfig
-from ssamba.models.model import AudioClassifier, AudioModel
+
+if TYPE_CHECKING:
+    from ssamba.models.model import AudioClassifier, AudioModel
 
 _BLOCK_RENAMES = {
     "norm1": "layernorm_before",

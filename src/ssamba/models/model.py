@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from torch import Tensor, nn
 
@@ -31,7 +31,12 @@ def build_encoder(config: ModelConfig) -> AudioEncoder:
 
 
 class AudioModel(nn.Module):
-    """Shared plumbing: a config, an encoder and the Hub-style save/load methods."""
+    """Shared plumbing: a config, an encoder and the Hub-style save/load methods.
+
+    `task` ("finetune" or "pretrain") names the subclass in saved folders and model cards.
+    """
+
+    task: ClassVar[str]
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -69,6 +74,8 @@ class AudioClassifier(AudioModel):
     `num_classes=0` gives a feature extractor: `forward` returns the pooled features. `label_map`
     names the classes (saved with the model, read back by `from_pretrained`; None: unnamed).
     """
+
+    task: ClassVar[str] = "finetune"
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -119,6 +126,8 @@ class MSPMPretrainer(AudioModel):
 
     Pretraining uses non-overlapping patches (stride = patch shape).
     """
+
+    task: ClassVar[str] = "pretrain"
 
     def __init__(self, config: ModelConfig) -> None:
         if tuple(config.patch_stride) != tuple(config.patch_shape):

@@ -1,28 +1,32 @@
 """ssamba's own format: `config.json` + `model.safetensors` + `preprocessor_config.json` in one folder.
 
-`from_pretrained` reads a local folder or, with the `hub` extra, a Hugging Face Hub repo id. Both
-JSON files also follow Hugging Face's conventions (`models.hf_meta`), class names included.
+`read_folder` reads a local folder or, with the `hub` extra, a Hugging Face Hub repo id (models are
+built by `models.loading`). Both JSON files also follow Hugging Face's conventions (`models.hf_meta`),
+class names included.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssamba._version import __version__
 from ssamba.errors import CheckpointError, ConfigError
 from ssamba.models.config import ModelConfig
 from ssamba.models.hf_meta import config_fields, feature_dict, preprocessor_dict, read_label_map
-from ssamba.models.model import AudioClassifier, AudioModel, MSPMPretrainer
+from ssamba.models.stored import StoredWeights
 from ssamba.utils_io import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:
+    from ssamba.models.model import AudioModel
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 PREPROCESSOR_NAME = "preprocessor_config.json"
 # A name ending like this is a local file, never a Hub repo id.
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".onnx")
-_TASKS = {"finetune": AudioClassifier, "pretrain": MSPMPretrainer}
+TASKS = ("finetune", "pretrain")
 
 
 def _feature_dict(model: AudioModel, feature_config: Any) -> dict[str, Any]:
@@ -44,10 +48,9 @@ def save_pretrained(model: AudioModel, directory: str | Path, feature_config: An
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    task = "pretrain" if isinstance(model, MSPMPretrainer) else "finetune"
     config = {
         "ssamba_version": __version__,
-        "task": task,
+        "task": model.task,
         "model": model.config.to_dict(),
         "pooling": getattr(model, "pooling", model.config.pooling),
         **config_fields(model),
@@ -143,35 +146,35 @@ def read_model_config(directory: Path) -> dict[str, Any]:
         raise CheckpointError(f"{config_path}: invalid JSON ({exc})") from exc
 
 
-def from_pretrained(
-    name_or_path: str | Path, revision: str | None = None, **overrides: Any
-) -> AudioClassifier | MSPMPretrainer:
-    """Load a model saved by `save_pretrained` (a folder, or a Hub repo id with the `hub` extra).
+def read_folder(name_or_path: str | Path, revision: str | None = None) -> StoredWeights:
+    """A `save_pretrained` folder (or Hub repo id) as `StoredWeights` (built as the task it was saved as).
 
-    `overrides` change runtime fields of the config (e.g. `scan_backend`, `attn_impl`, `drop_path_rate`).
-    A classifier gets `label_map` from `config.json`'s `id2label` (or an older folder's `labels.json`).
+    A classifier's `label_map` comes from `config.json`'s `id2label` (or an older folder's `labels.json`).
     """
     from ssamba.models.checkpoint_io import load_state_dict_file
-    from ssamba.models.official import load_native_state
 
     directory = resolve_model_dir(name_or_path, revision)
     meta = read_model_config(directory)
     task = meta.get("task")
-    if task not in _TASKS or "model" not in meta:
+    if task not in TASKS or "model" not in meta:
         raise CheckpointError(
             f"{directory / CONFIG_NAME}: expected keys 'task' (finetune|pretrain) and 'model'"
         )
     try:
-        config = ModelConfig.from_dict({**meta["model"], **overrides})
+        config = ModelConfig.from_dict(meta["model"])
     except ConfigError as exc:
         raise CheckpointError(f"{directory / CONFIG_NAME}: {exc}") from exc
-    model = _TASKS[task](config)
-    load_native_state(
-        model, load_state_dict_file(directory / WEIGHTS_NAME), (), str(directory / WEIGHTS_NAME)
+    weights = directory / WEIGHTS_NAME
+    preprocessor = directory / PREPROCESSOR_NAME
+    return StoredWeights(
+        load_state_dict_file(weights),
+        config,
+        task,
+        str(weights),
+        task,
+        label_map=read_label_map(meta, directory, config.num_classes) if task == "finetune" else None,
+        features=feature_dict(preprocessor) if preprocessor.is_file() else None,
     )
-    if isinstance(model, AudioClassifier):
-        model.label_map = read_label_map(meta, directory, model.num_classes)
-    return model
 
 
 def load_feature_config(name_or_path: str | Path):

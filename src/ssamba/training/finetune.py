@@ -8,7 +8,6 @@ final metrics on the test split. Linear mode: frozen encoder, pooled features co
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ssamba.data import AudioClipDataset, LabelMap, Manifest, check_labels, psla_weights, read_manifest
+from ssamba.data.manifests import relabel
 from ssamba.dataclass_io import to_dict
-from ssamba.errors import ConfigError, ManifestError
-from ssamba.metrics import classification_metrics, confusion_matrix, plot_confusion, write_metrics
+from ssamba.errors import ConfigError
+from ssamba.evaluation import evaluate_model
+from ssamba.evaluation.metrics import plot_confusion, write_metrics
 from ssamba.models import AudioClassifier
 from ssamba.training import distributed
 from ssamba.training.batches import BatchStream
@@ -50,19 +51,6 @@ MEMO_LIMIT_BYTES = 512 * 2**20  # evaluation sets up to this size keep their fea
 
 
 # -- data ------------------------------------------------------------------------------------
-def relabel(manifest: Manifest, label_key: str) -> Manifest:
-    """The manifest with field `label_key` (e.g. "speaker") as each clip's single label."""
-    if label_key == "label":
-        return manifest
-    entries = []
-    for entry in manifest:
-        value = entry.get(label_key)
-        if value is None:
-            raise ManifestError(f"{entry.where or entry.path}: no field {label_key!r} to use as the label")
-        entries.append(dataclasses.replace(entry, label=str(value), labels=None))
-    return Manifest(tuple(entries), manifest.source)
-
-
 def split_manifest(config: FinetuneConfig, values: tuple[str, ...]) -> Manifest | None:
     """The labelled clips of one split (None when `values` is empty)."""
     if not values:
@@ -129,34 +117,6 @@ class ClassificationObjective(nn.Module):
             loss = F.cross_entropy(logits, class_indices(target), label_smoothing=self.label_smoothing)
         hits = logits.argmax(-1) == class_indices(target)
         return {"loss": loss, "acc": hits.float().mean()}
-
-
-@torch.no_grad()
-def predict_scores(
-    model: AudioClassifier, dataset: Dataset, batch_size: int, multi_label: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(scores (N, C): sigmoid for multi-label, else softmax; targets) over a dataset, in order."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    scores, targets = [], []
-    for fbank, target in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        logits = model(fbank.to(device)).float()
-        scores.append((logits.sigmoid() if multi_label else logits.softmax(-1)).cpu().numpy())
-        targets.append(target.numpy())
-    model.train(was_training)
-    return np.concatenate(scores), np.concatenate(targets)
-
-
-def evaluate_model(
-    model: AudioClassifier, dataset: Dataset, label_map: LabelMap, batch_size: int
-) -> dict[str, Any]:
-    """`classification_metrics` of a model on a dataset (with the confusion matrix for single-label)."""
-    scores, targets = predict_scores(model, dataset, batch_size, label_map.multi_label)
-    metrics = classification_metrics(scores, targets, list(label_map.labels))
-    if not label_map.multi_label:
-        metrics["confusion"] = confusion_matrix(scores.argmax(1), targets, len(label_map)).tolist()
-    return metrics
 
 
 def average_state_dicts(paths: list[Path]) -> dict[str, Tensor]:
@@ -401,21 +361,3 @@ def _select_weights(model: AudioClassifier, config: FinetuneConfig, out: Path, v
         model.load_state_dict(load_checkpoint(out / "checkpoints" / BEST)["model"])
         return f"best_valid_{config.metric}"
     return "last_epoch"
-
-
-def load_classifier(directory: str | Path) -> tuple[AudioClassifier, Any, LabelMap]:
-    """(model in eval mode, its FeatureConfig, its label map) from a fine-tuned model folder or Hub id.
-
-    Class names come from `config.json` (or an older folder's `labels.json`); without them the
-    classes are named by their index.
-    """
-    from ssamba.models import from_pretrained
-    from ssamba.models.pretrained import load_feature_config
-
-    model = from_pretrained(directory)
-    if not isinstance(model, AudioClassifier) or not model.num_classes:
-        raise ConfigError(f"{directory}: not a fine-tuned classifier (a pretraining or feature-only model)")
-    label_map = model.label_map
-    if label_map is None:
-        label_map = LabelMap(tuple(str(i) for i in range(model.num_classes)))
-    return model.eval(), load_feature_config(directory), label_map

@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, roc_auc_score
 
-from ssamba.metrics import classification_metrics, d_prime
-from ssamba.metrics import confusion_matrix as ours_confusion
+from ssamba.evaluation.metrics import classification_metrics, d_prime
+from ssamba.evaluation.metrics import confusion_matrix as ours_confusion
 
 
 @pytest.mark.parametrize("seed", range(5))
