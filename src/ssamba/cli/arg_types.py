@@ -28,28 +28,26 @@ def _finite(text: str) -> float:
     return value
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """Parser of an integer >= `minimum`."""
+def _at_least(convert: Callable[[str], T], minimum: T, what: str) -> Callable[[str], T]:
+    """Parser that converts with `convert`, then refuses values below `minimum`."""
 
-    def parse(text: str) -> int:
-        value = _integer(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+    def parse(text: str) -> T:
+        value = convert(text)
+        if value < minimum:  # type: ignore[operator]
+            raise argparse.ArgumentTypeError(f"must be {what} >= {minimum:g}, got {text!r}")
         return value
 
     return parse
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """Parser of an integer >= `minimum`."""
+    return _at_least(_integer, minimum, "an integer")
 
 
 def float_at_least(minimum: float) -> Callable[[str], float]:
     """Parser of a finite number >= `minimum`."""
-
-    def parse(text: str) -> float:
-        value = _finite(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a finite number >= {minimum:g}, got {text!r}")
-        return value
-
-    return parse
+    return _at_least(_finite, minimum, "a finite number")
 
 
 def positive_float(text: str) -> float:
