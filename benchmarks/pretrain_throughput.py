@@ -20,6 +20,7 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -40,10 +41,10 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(
-    name: str, frames: int, batch: int, steps: int, single_pass: bool, objective: str, checkpointing: bool
-) -> dict[str, object]:
-    """Time `steps` optimiser steps after one warm-up step (run in a fresh process)."""
+def build_step(
+    name: str, frames: int, batch: int, single_pass: bool, objective: str, checkpointing: bool
+) -> tuple[torch.nn.Module, Callable[[], None], int, int]:
+    """The model in training mode, one optimiser step on a fixed random batch, its patches and masked."""
     torch.manual_seed(0)
     fbank = torch.randn(batch, frames, 128)
     if objective == "mspm":
@@ -66,13 +67,21 @@ def measure(
             return F.cross_entropy(model(fbank), labels)
 
     model.train().set_grad_checkpointing(checkpointing)
-    ready = _peak_rss_mib()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         loss().backward()
         optimizer.step()
 
+    return model, step, patches, num_masked
+
+
+def measure(
+    name: str, frames: int, batch: int, steps: int, single_pass: bool, objective: str, checkpointing: bool
+) -> dict[str, object]:
+    """Time `steps` optimiser steps after one warm-up step (run in a fresh process)."""
+    model, step, patches, num_masked = build_step(name, frames, batch, single_pass, objective, checkpointing)
+    ready = _peak_rss_mib()
     step()
     start = time.perf_counter()
     for _ in range(steps):
