@@ -8,13 +8,16 @@ import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from ssamba.errors import ConfigError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def _as_float(value: Any) -> float | None:
@@ -53,7 +56,7 @@ def _check_value(value: Any, annotation: Any, key: str) -> Any:
         if value is None:
             return None
         raise ConfigError(f"key '{key}': expected null, got {value!r}")
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise ConfigError(f"key '{key}': expected a mapping, got {type(value).__name__}")
         return from_dict(annotation, value, prefix=f"{key}.")

@@ -60,8 +60,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp_path)` and move the result onto `path` atomically."""
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
+    """Call `write(tmp_path)` (its return value is ignored) and move the result onto `path` atomically."""
     with atomic_path(path) as tmp:
         write(tmp)
 

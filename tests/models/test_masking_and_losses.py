@@ -88,3 +88,12 @@ def test_single_pass_uses_one_mask_for_both_heads():
         one = model.mspm_loss(fbank, mask, single_pass=True)
         two = model.mspm_loss(fbank, mask, mask)
     torch.testing.assert_close(one["loss"], two["loss"])
+
+
+def test_encoder_refuses_a_mask_without_the_mask_token():
+    """A mask index without `mask_embed` is a clear error (it used to fail inside `apply_mask`)."""
+    import ssamba
+
+    encoder = ssamba.create_model("ssamba_tiny", depth=2, input_tdim=64).encoder
+    with pytest.raises(ValueError, match="mask_index needs mask_embed"):
+        encoder(torch.zeros(1, 64, 128), torch.zeros(1, 3, dtype=torch.long))

@@ -262,7 +262,7 @@ def run_quickstart(
 
 def format_table(results: dict[str, Any]) -> str:
     """The quickstart summary as a Markdown table (aligned, so it also reads well on a terminal)."""
-    rows = [("model", "test accuracy", "errors", "minutes")]
+    rows: list[tuple[str, ...]] = [("model", "test accuracy", "errors", "minutes")]
     for name in ("pretrained", "scratch"):
         r = results[name]
         rows.append(

@@ -148,7 +148,9 @@ class _Runner:
         import ssamba
 
         self.device = config.device
-        options = dict(patch_stride=(STRIDE, STRIDE), input_tdim=point.frames, drop_path_rate=0.0)
+        options: dict[str, Any] = dict(
+            patch_stride=(STRIDE, STRIDE), input_tdim=point.frames, drop_path_rate=0.0
+        )
         if point.attn != NO_ATTN:
             options["attn_impl"] = point.attn
         options.update(config.overrides)

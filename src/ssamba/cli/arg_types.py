@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+Number = TypeVar("Number", int, float)
 
 
 def _integer(text: str) -> int:
@@ -28,12 +29,12 @@ def _finite(text: str) -> float:
     return value
 
 
-def _at_least(convert: Callable[[str], T], minimum: T, what: str) -> Callable[[str], T]:
+def _at_least(convert: Callable[[str], Number], minimum: Number, what: str) -> Callable[[str], Number]:
     """Parser that converts with `convert`, then refuses values below `minimum`."""
 
-    def parse(text: str) -> T:
+    def parse(text: str) -> Number:
         value = convert(text)
-        if value < minimum:  # type: ignore[operator]
+        if value < minimum:
             raise argparse.ArgumentTypeError(f"must be {what} >= {minimum:g}, got {text!r}")
         return value
 

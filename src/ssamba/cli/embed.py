@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -48,7 +50,7 @@ def _save(out_dir: Path, stem: str, arrays: dict[str, np.ndarray], fmt: str) -> 
         atomic_write(out_dir / f"{stem}.safetensors", lambda tmp: save_file(arrays, str(tmp)))
         return
     for key, array in arrays.items():
-        atomic_write(out_dir / f"{stem}.{key}.npy", lambda tmp, a=array: _write_npy(tmp, a))
+        atomic_write(out_dir / f"{stem}.{key}.npy", partial(_write_npy, array=array))
 
 
 def _write_npy(path: Path, array: np.ndarray) -> None:
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     embedder = Embedder(model, features, hop_ms=args.hop_ms, batch_size=args.batch_size)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    index = []
+    index: list[dict[str, Any]] = []
     for path in tqdm(files, desc="embed", unit="file", disable=None):
         clip = embedder.embed_file(path)
         stem = path.stem if len({p.stem for p in files}) == len(files) else f"{len(index):06d}_{path.stem}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ssamba.data.augment import AugmentConfig
-from ssamba.data.datasets import AudioClipDataset, SkipBadClips, collate_skip_none
+from ssamba.data.datasets import AudioClipDataset, SizedDataset, SkipBadClips, collate_skip_none
 from ssamba.data.labels import LabelMap, check_labels, psla_weights, read_class_csv
 from ssamba.data.manifests import Manifest, ManifestEntry, read_manifest, write_manifest
 from ssamba.data.samplers import ResumableSampler, WeightedDistributedSampler
@@ -20,6 +20,7 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "ResumableSampler",
+    "SizedDataset",
     "SkipBadClips",
     "WeightedDistributedSampler",
     "build_manifest",

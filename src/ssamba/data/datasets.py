@@ -25,7 +25,15 @@ logger = logging.getLogger(__name__)
 Item = tuple[torch.Tensor, torch.Tensor]
 
 
-class AudioClipDataset(Dataset):
+class SizedDataset(Dataset):
+    """A map-style dataset that knows its length, which samplers and epochs need (torch's
+    `Dataset` does not declare `__len__`)."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+class AudioClipDataset(SizedDataset):
     """`(fbank [target_length, num_mel_bins] float32, target)` for each manifest clip.
 
     Evaluation keeps the first `target_length` frames (zero-padded); training adds a random
@@ -74,14 +82,14 @@ class AudioClipDataset(Dataset):
         return self.pipeline(waveform, labels, generator, self._partner, self.noise_bank)
 
 
-class SkipBadClips(Dataset):
+class SkipBadClips(SizedDataset):
     """Wrap a dataset: clips raising `AudioError` are logged, counted and returned as None.
 
     Use with `collate_skip_none`. The count (`skipped`) is shared with DataLoader worker
     processes; past `max_skipped` bad clips the error is raised instead.
     """
 
-    def __init__(self, dataset: Dataset, max_skipped: int = 100) -> None:
+    def __init__(self, dataset: SizedDataset, max_skipped: int = 100) -> None:
         self.dataset = dataset
         self.max_skipped = max_skipped
         self._skipped = multiprocessing.Value("l", 0)
@@ -92,7 +100,7 @@ class SkipBadClips(Dataset):
         return int(self._skipped.value)
 
     def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        return len(self.dataset)
 
     def __getattr__(self, name: str) -> Any:
         if name == "dataset":  # not yet set (e.g. while unpickling)

@@ -61,7 +61,7 @@ def write_shards(
         if unknown:
             raise ManifestError(f"labels not in the label map: {unknown[:20]}")
         label_map.save(out_dir / LABEL_MAP_NAME)
-    shards = []
+    shards: list[dict[str, str | int]] = []
     for first in range(0, len(manifest), shard_size):
         name = f"shard-{len(shards):06d}.tar"
         chunk = manifest.entries[first : first + shard_size]
@@ -107,7 +107,7 @@ def _index_shards(index_path: Path) -> list[Path]:
 
 def resolve_shards(urls: str | Path | Sequence[str | Path]) -> list[Path]:
     """Shard paths from a brace pattern, a directory, an `index.json`, a tar, or a list of them."""
-    if isinstance(urls, (list, tuple)):
+    if not isinstance(urls, (str, os.PathLike)):  # a list of them
         return [path for url in urls for path in resolve_shards(url)]
     path = Path(urls)
     if path.is_dir():

@@ -249,7 +249,7 @@ def kaldi_fbank(
     features = torch.matmul(spectrum, banks.T)
     if use_log_fbank:
         features = torch.clamp_min(features, LOG_FLOOR_EPS).log()
-    if use_energy:
+    if energy is not None:  # use_energy
         parts = (features, energy.unsqueeze(-1)) if htk_compat else (energy.unsqueeze(-1), features)
         features = torch.cat(parts, dim=-1)
     if subtract_mean:

@@ -133,6 +133,7 @@ def export_onnx(
             external_data=False,
             verbose=verbose,
         )
+        assert program is not None  # the dynamo exporter always returns its program
         program.save(str(path))
     logger.debug("wrote %s", path)
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from ssamba.dataclass_io import from_dict, to_dict
 from ssamba.errors import ConfigError
@@ -25,7 +25,10 @@ class EncoderConfig:
     input_tdim: int
     drop_path_rate: float
 
-    num_special: ClassVar[int] = 1  # learned tokens before the patches
+    @property
+    def num_special(self) -> int:
+        """Number of learned tokens before the patches (cls)."""
+        return 1
 
     def problems(self) -> list[str]:
         """What is wrong with the family's own fields (none here)."""
@@ -65,7 +68,7 @@ class SSASTConfig(EncoderConfig):
     attn_impl: Literal["sdpa", "eager"]
 
     @property
-    def num_special(self) -> int:  # type: ignore[override]
+    def num_special(self) -> int:
         return 2 if self.distilled else 1
 
     def problems(self) -> list[str]:

@@ -42,7 +42,7 @@ class AudioEncoder(nn.Module):
         self.num_special = config.num_special
         self.num_mel_bins = config.num_mel_bins
         self.input_tdim = config.input_tdim
-        self.patch_embed = PatchEmbed(config.embed_dim, tuple(config.patch_shape), tuple(config.patch_stride))
+        self.patch_embed = PatchEmbed(config.embed_dim, config.patch_shape, config.patch_stride)
         self.grid = self.patch_embed.grid(config.input_tdim, config.num_mel_bins)
         num_tokens = self.num_special + self.grid[0] * self.grid[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, config.embed_dim))
@@ -111,6 +111,8 @@ class AudioEncoder(nn.Module):
         grid = self.patch_embed.grid(fbank.shape[1], fbank.shape[2])
         patches = self.patch_embed(fbank)
         if mask_index is not None:
+            if mask_embed is None:
+                raise ValueError("mask_index needs mask_embed, the token that replaces the masked patches")
             patches = apply_mask(patches, mask_index, mask_embed)
         special = self.special_tokens().expand(fbank.shape[0], -1, -1)
         return torch.cat([special, patches], dim=1) + self.position_embedding(grid)

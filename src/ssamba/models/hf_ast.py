@@ -5,10 +5,12 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from ssamba.errors import CheckpointError
 from ssamba.models.config import ModelConfig
+from ssamba.models.layers import ClassifierHead
+from ssamba.models.ssast import SSASTEncoder, TransformerBlock
 
 if TYPE_CHECKING:
     from ssamba.models.model import AudioClassifier, AudioModel
@@ -31,6 +33,23 @@ def ast_incompatibility(config: ModelConfig) -> str | None:
     return None
 
 
+def _ast_encoder(model: AudioModel) -> SSASTEncoder:
+    """The encoder of a model `ASTModel` can express; a `CheckpointError` says why another cannot."""
+    reason = ast_incompatibility(model.config)
+    if reason:
+        raise CheckpointError(reason)
+    encoder = model.encoder
+    assert isinstance(encoder, SSASTEncoder)  # the "ssast" family's encoder
+    return encoder
+
+
+def _affine(name: str, module: nn.Module) -> dict[str, Tensor]:
+    """`name.weight` and `name.bias` of a linear, convolution or LayerNorm module (all have both here)."""
+    weight, bias = module.weight, module.bias
+    assert isinstance(weight, Tensor) and isinstance(bias, Tensor)
+    return {f"{name}.weight": weight, f"{name}.bias": bias}
+
+
 def ast_config(model: AudioModel) -> dict[str, Any]:
     """`ASTConfig` kwargs describing the encoder of a distilled square-patch SSAST model.
 
@@ -38,9 +57,7 @@ def ast_config(model: AudioModel) -> dict[str, Any]:
     every token. HF also uses it in the classifier head, whose LayerNorm here has PyTorch's 1e-5.
     """
     config = model.config
-    reason = ast_incompatibility(config)
-    if reason:
-        raise CheckpointError(reason)
+    encoder = _ast_encoder(model)
     hf_config = {
         "hidden_size": config.embed_dim,
         "num_hidden_layers": config.depth,
@@ -50,7 +67,7 @@ def ast_config(model: AudioModel) -> dict[str, Any]:
         "qkv_bias": True,
         "hidden_dropout_prob": 0.0,
         "attention_probs_dropout_prob": 0.0,
-        "layer_norm_eps": model.encoder.norm.eps,
+        "layer_norm_eps": encoder.norm.eps,
         "patch_size": config.patch_shape[0],
         "frequency_stride": config.patch_stride[0],
         "time_stride": config.patch_stride[1],
@@ -80,36 +97,29 @@ def export_hf_ast(model: AudioClassifier) -> tuple[dict[str, Tensor], dict[str, 
             UserWarning,
             stacklevel=2,
         )
-    encoder = model.encoder
+    encoder = _ast_encoder(model)
+    assert encoder.dist_token is not None  # `ast_incompatibility`: distilled models only
     prefix = "audio_spectrogram_transformer." if config.num_classes else ""
     dim = config.embed_dim
     out: dict[str, Tensor] = {
         "embeddings.cls_token": encoder.cls_token,
         "embeddings.distillation_token": encoder.dist_token,
         "embeddings.position_embeddings": encoder.pos_embed,
-        "embeddings.patch_embeddings.projection.weight": encoder.patch_embed.proj.weight,
-        "embeddings.patch_embeddings.projection.bias": encoder.patch_embed.proj.bias,
-        "layernorm.weight": encoder.norm.weight,
-        "layernorm.bias": encoder.norm.bias,
+        **_affine("embeddings.patch_embeddings.projection", encoder.patch_embed.proj),
+        **_affine("layernorm", encoder.norm),
     }
     for index, block in enumerate(encoder.blocks):
+        assert isinstance(block, TransformerBlock)
         layer = f"encoder.layer.{index}."
         for part, tensor in (("weight", block.attn.qkv.weight), ("bias", block.attn.qkv.bias)):
             for slot, name in enumerate(("query", "key", "value")):
                 out[f"{layer}attention.attention.{name}.{part}"] = tensor[slot * dim : (slot + 1) * dim]
         for ours, theirs in _BLOCK_RENAMES.items():
-            module = block.get_submodule(ours)
-            out[f"{layer}{theirs}.weight"] = module.weight
-            out[f"{layer}{theirs}.bias"] = module.bias
+            out.update(_affine(f"{layer}{theirs}", block.get_submodule(ours)))
     out = {prefix + k: v.detach().clone() for k, v in out.items()}
     if config.num_classes:
         head = model.head
-        out.update(
-            {
-                "classifier.layernorm.weight": head.norm.weight.detach().clone(),
-                "classifier.layernorm.bias": head.norm.bias.detach().clone(),
-                "classifier.dense.weight": head.fc.weight.detach().clone(),
-                "classifier.dense.bias": head.fc.bias.detach().clone(),
-            }
-        )
+        assert isinstance(head, ClassifierHead)  # a classifier with classes has the official head
+        head_state = {**_affine("classifier.layernorm", head.norm), **_affine("classifier.dense", head.fc)}
+        out.update({k: v.detach().clone() for k, v in head_state.items()})
     return out, hf_config

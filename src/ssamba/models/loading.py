@@ -153,7 +153,7 @@ def load_encoder(source: str | Path = "", **options: Any) -> tuple[AudioClassifi
     from ssamba.features import FeatureConfig
 
     source = str(source) if source else "ssamba_tiny"
-    features = {k: options.pop(k) for k in ("mean", "std") if k in options}
+    features: dict[str, Any] = {k: options.pop(k) for k in ("mean", "std") if k in options}
     geometry = Geometry.pop_from(options)
     if _is_registry_name(source):
         model = load_model(source, task="finetune", geometry=geometry, **options)
@@ -161,6 +161,7 @@ def load_encoder(source: str | Path = "", **options: Any) -> tuple[AudioClassifi
         stored = read_source(source, geometry, options.pop("revision", None))
         model = build_model(stored, "finetune", geometry, **options)
         features = {**(stored.features or {}), **features}
+    assert isinstance(model, AudioClassifier)  # task="finetune"
     if geometry.input_tdim is not None or "target_length" not in features:
         features["target_length"] = model.config.input_tdim
     features.setdefault("num_mel_bins", model.config.num_mel_bins)

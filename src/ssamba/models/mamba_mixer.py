@@ -15,6 +15,9 @@ from ssamba.models.layers import DropPath
 from ssamba.ops.inference import apply_linear
 from ssamba.ops.mamba_branch import mamba_branch
 
+NO_REINIT = "_no_reinit"
+"""Attribute flagging a parameter that the model's global init must leave as its module set it."""
+
 
 class BiMambaMixer(nn.Module):
     """Shared in/out projections, separate forward and backward SSM branches, outputs averaged."""
@@ -67,7 +70,7 @@ class BiMambaMixer(nn.Module):
         dt = log_dt.exp().clamp(min=floor)
         with torch.no_grad():
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
-        self.dt_proj.bias._no_reinit = True
+        setattr(self.dt_proj.bias, NO_REINIT, True)
 
     def _branch(
         self, x: Tensor, z: Tensor, backward_weights: bool, reverse: bool, add_to: Tensor | None = None

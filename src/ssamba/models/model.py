@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal, overload
 
 from torch import Tensor, nn
 
@@ -12,7 +12,7 @@ from ssamba.models.encoder import AudioEncoder, EncoderOutput
 from ssamba.models.layers import ClassifierHead, PredictionHead, pool_tokens
 from ssamba.models.masking import draw_masks
 from ssamba.models.mspm import gather_patches, info_nce, reconstruction_mse
-from ssamba.models.patch import unfold_patches
+from ssamba.models.patch import as_grid, unfold_patches
 from ssamba.models.ssamba import SSAMBAEncoder
 from ssamba.models.ssast import SSASTEncoder
 
@@ -80,12 +80,25 @@ class AudioClassifier(AudioModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.label_map: LabelMap | None = None
-        self.pooling = config.pooling
+        self.pooling: str = config.pooling  # `reset_classifier` may set another; `pool_tokens` checks it
         self.num_features = config.embed_dim * (2 if config.pooling == "both" else 1)
         self.num_classes = config.num_classes
         self.head: nn.Module = (
             ClassifierHead(self.num_features, config.num_classes) if config.num_classes else nn.Identity()
         )
+
+    @overload
+    def forward_features(self, fbank: Tensor, return_hidden_states: Literal[False] = False) -> Tensor: ...
+
+    @overload
+    def forward_features(
+        self, fbank: Tensor, return_hidden_states: Literal[True]
+    ) -> tuple[Tensor, list[Tensor]]: ...
+
+    @overload
+    def forward_features(
+        self, fbank: Tensor, return_hidden_states: bool
+    ) -> Tensor | tuple[Tensor, list[Tensor]]: ...
 
     def forward_features(
         self, fbank: Tensor, return_hidden_states: bool = False
@@ -96,6 +109,7 @@ class AudioClassifier(AudioModel):
         """
         output: EncoderOutput = self.encoder(fbank, return_hidden_states=return_hidden_states)
         if return_hidden_states:
+            assert output.hidden_states is not None  # the encoder returns them when asked
             return output.last_hidden_state, output.hidden_states
         return output.last_hidden_state
 
@@ -189,7 +203,7 @@ class MSPMPretrainer(AudioModel):
         grid = self.encoder.patch_embed.grid(fbank.shape[1], fbank.shape[2])
         if mask_disc is None:
             mask_disc = self.draw_masks(fbank.shape[0], num_masked, rng, grid=grid)
-        targets = unfold_patches(fbank, tuple(self.config.patch_shape))
+        targets = unfold_patches(fbank, as_grid(self.config.patch_shape))
         disc_targets = gather_patches(targets, mask_disc)
         if single_pass:
             tokens = self.encoder(fbank, mask_disc, self.mask_embed).last_hidden_state

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ssamba.errors import CheckpointError
 from ssamba.models.config import ModelConfig
-from ssamba.models.patch import Grid, patch_grid
+from ssamba.models.patch import Grid, as_grid, patch_grid
 from ssamba.models.regrid import AS_STORED, Geometry
 from ssamba.models.stored import StoredWeights
 
@@ -52,7 +52,7 @@ def infer_config(state: Mapping[str, Tensor]) -> ModelConfig:
             "not an official SSAMBA/SSAST checkpoint: no v.pos_embed / v.patch_embed.proj.weight keys"
         )
     dim = state["encoder.pos_embed"].shape[2]
-    patch_shape = tuple(state["encoder.patch_embed.proj.weight"].shape[2:])
+    patch_shape = as_grid(state["encoder.patch_embed.proj.weight"].shape[2:])
     if any(k.startswith("encoder.layers.") for k in state):
         mixer = "encoder.layers.0.mixer."
         return ModelConfig(

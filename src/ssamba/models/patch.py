@@ -6,6 +6,8 @@ Input spectrograms are (B, T, F) (time-major, as the official code); the patch c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -15,6 +17,12 @@ Grid = tuple[int, int]
 # The official fine-tuning loader interpolates the time axis to this many frequency rows, whatever
 # the pretraining grid had (a hard-coded constant of the official code, spec 5.3).
 OFFICIAL_TIME_INTERP_ROWS = 8
+
+
+def as_grid(pair: Sequence[int]) -> Grid:
+    """A (frequency, time) pair as a tuple (configs may hold lists, checkpoints `torch.Size`)."""
+    first, second = pair
+    return first, second
 
 
 def patch_grid(num_mel_bins: int, num_frames: int, shape: Grid, stride: Grid) -> Grid:
@@ -34,8 +42,8 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, embed_dim: int, shape: Grid, stride: Grid) -> None:
         super().__init__()
-        self.shape = tuple(shape)
-        self.stride = tuple(stride)
+        self.shape = as_grid(shape)
+        self.stride = as_grid(stride)
         self.proj = nn.Conv2d(1, embed_dim, kernel_size=self.shape, stride=self.stride)
 
     def grid(self, num_frames: int, num_mel_bins: int) -> Grid:

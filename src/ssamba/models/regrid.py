@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ssamba.errors import ConfigError
-from ssamba.models.patch import Grid, adapt_pos_embed, patch_grid
+from ssamba.models.patch import Grid, adapt_pos_embed, as_grid, patch_grid
 
 if TYPE_CHECKING:
     from ssamba.models.model import AudioModel
@@ -55,7 +55,7 @@ def regrid(
     rule for pretraining weights, spec 5.3, applied even when the grid is unchanged); the config follows.
     """
     encoder = model.encoder
-    stride = tuple(patch_stride or encoder.patch_embed.stride)
+    stride = as_grid(patch_stride or encoder.patch_embed.stride)
     tdim = input_tdim or encoder.input_tdim
     if stride == tuple(encoder.patch_embed.stride) and tdim == encoder.input_tdim and not official:
         return

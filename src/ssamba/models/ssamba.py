@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ssamba.models.config import SSAMBAConfig
 from ssamba.models.encoder import AudioEncoder, EncoderOutput
 from ssamba.models.layers import DropPath
-from ssamba.models.mamba_mixer import BiMambaMixer, MambaBlock
+from ssamba.models.mamba_mixer import NO_REINIT, BiMambaMixer, MambaBlock
 
 
 def _norm_layer(kind: str, dim: int) -> nn.Module:
@@ -64,7 +64,7 @@ class SSAMBAEncoder(AudioEncoder):
         """Vim's global init: zero Linear biases (except the forward dt bias), rescale out_proj."""
         for module in self.modules():
             bias = getattr(module, "bias", None) if isinstance(module, nn.Linear) else None
-            if bias is not None and not getattr(bias, "_no_reinit", False):
+            if bias is not None and not getattr(bias, NO_REINIT, False):
                 nn.init.zeros_(bias)
             if isinstance(module, BiMambaMixer):
                 nn.init.kaiming_uniform_(module.out_proj.weight, a=math.sqrt(5))
@@ -100,12 +100,14 @@ class SSAMBAEncoder(AudioEncoder):
         return hidden, residual_f + residual_b, 1.0
 
     def forward_tokens(self, tokens: Tensor, return_hidden_states: bool = False) -> EncoderOutput:
-        hidden, residual, scale = tokens, None, 1.0  # the residual stream is `scale * residual`
+        hidden, scale = tokens, 1.0
+        residual: Tensor | None = None  # the residual stream is `scale * residual`
         del tokens  # long sequences: only `hidden` holds the input, so it is freed with it
         pair_outputs = []
         for first, second in zip(self.layers[0::2], self.layers[1::2], strict=True):
             hidden, residual, scale = self.run_block(self._pair, first, second, hidden, residual, scale)
             if return_hidden_states:
                 pair_outputs.append(torch.add(hidden, residual, alpha=scale))
+        assert residual is not None  # depth >= 2 (ModelConfig): at least one pair ran
         normed_once = self.norm_f(torch.add(self.drop_path(hidden), residual, alpha=scale))
         return EncoderOutput(self.norm_f(normed_once), pair_outputs if return_hidden_states else None)

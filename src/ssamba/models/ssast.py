@@ -102,8 +102,9 @@ class SSASTEncoder(AudioEncoder):
         """Switch every block between "sdpa" and "eager" attention."""
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(f"unknown attn_impl {attn_impl!r}; choose from {ATTN_IMPLS}")
-        for block in self.blocks:
-            block.attn.attn_impl = attn_impl
+        for module in self.blocks.modules():
+            if isinstance(module, Attention):
+                module.attn_impl = attn_impl
 
     def special_tokens(self) -> Tensor:
         if self.dist_token is None:

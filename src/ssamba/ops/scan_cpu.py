@@ -9,14 +9,42 @@ in the dtype of the main input, like the reference.
 
 from __future__ import annotations
 
+from typing import Protocol, overload
+
 import torch
 from torch import Tensor
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import once_differentiable
 
 from ssamba.ops._extension import load_extension
 
 CHUNK = 64
 """Positions between the states the forward keeps for the backward (memory vs recompute)."""
+
+
+class _Ctx(Protocol):
+    """What the kernels' autograd functions use of their context (torch's `FunctionCtx` stub
+    declares none of the attributes autograd sets)."""
+
+    needs_input_grad: tuple[bool, ...]
+    saved_tensors: tuple[Tensor, ...]
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None: ...
+
+
+class _ScanCtx(_Ctx, Protocol):
+    options: tuple[bool, bool]  # (softplus, reverse)
+
+
+class _ConvCtx(_Ctx, Protocol):
+    reverse: bool
+
+
+@overload
+def _kernel_input(t: Tensor) -> Tensor: ...
+
+
+@overload
+def _kernel_input(t: None) -> None: ...
 
 
 def _kernel_input(t: Tensor | None) -> Tensor | None:
@@ -31,7 +59,7 @@ def _kernel_input(t: Tensor | None) -> Tensor | None:
 
 class _ScanFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: FunctionCtx, u, delta, A, B, C, D, z, delta_bias, softplus: bool, reverse: bool):
+    def forward(ctx: _ScanCtx, u, delta, A, B, C, D, z, delta_bias, softplus: bool, reverse: bool):
         ops = load_extension()
         keep = any(ctx.needs_input_grad)
         out, checkpoints = ops.scan_fwd(
@@ -44,7 +72,7 @@ class _ScanFn(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad_out: Tensor):
+    def backward(ctx: _ScanCtx, grad_out: Tensor):
         u, delta, A, B, C, D, z, delta_bias, checkpoints = ctx.saved_tensors
         grads = load_extension().scan_bwd(
             u, delta, A, B, C, D, z, delta_bias, *ctx.options, checkpoints, CHUNK, grad_out.contiguous()
@@ -76,10 +104,18 @@ def selective_scan_bld(
     autograd, `delta_proj` (D, R) makes `delta` the (B, L, R) low-rank input of Mamba's dt
     projection, applied inside the kernel (no (B, L, D) step tensor at all).
     """
-    args = [_kernel_input(t) for t in (u, delta, A, B, C, D, z, delta_bias)]
-    args[2] = args[2].contiguous()  # A is gathered per channel block
-    for i in (5, 7):  # D and delta_bias are loaded as vectors
-        args[i] = None if args[i] is None else args[i].contiguous()
+    u_k, delta_k, A_k, B_k, C_k = (_kernel_input(t) for t in (u, delta, A, B, C))
+    D_k, z_k, bias_k = (_kernel_input(t) for t in (D, z, delta_bias))
+    args = (
+        u_k,
+        delta_k,
+        A_k.contiguous(),  # A is gathered per channel block
+        B_k,
+        C_k,
+        None if D_k is None else D_k.contiguous(),  # D and delta_bias are loaded as vectors
+        z_k,
+        None if bias_k is None else bias_k.contiguous(),
+    )
     if out is None and delta_proj is None:
         if accumulate:
             raise ValueError("accumulate=True needs an `out` tensor to add to")
@@ -113,17 +149,14 @@ def selective_scan_cpu(
 ) -> Tensor:
     """`selective_scan_ref`'s interface ((B, D, L) sequences) on the fused kernel, via transposes."""
 
-    def tokens_major(t: Tensor | None) -> Tensor | None:
-        return None if t is None else t.transpose(1, 2)
-
     out = selective_scan_bld(
-        tokens_major(u),
-        tokens_major(delta),
+        u.transpose(1, 2),
+        delta.transpose(1, 2),
         A,
-        tokens_major(B),
-        tokens_major(C),
+        B.transpose(1, 2),
+        C.transpose(1, 2),
         D,
-        tokens_major(z),
+        None if z is None else z.transpose(1, 2),
         delta_bias,
         delta_softplus,
         reverse,
@@ -133,14 +166,14 @@ def selective_scan_cpu(
 
 class _ConvSiluFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: FunctionCtx, x, weight, bias, reverse: bool):
+    def forward(ctx: _ConvCtx, x, weight, bias, reverse: bool):
         ctx.save_for_backward(x, weight, bias)
         ctx.reverse = reverse
         return load_extension().conv_silu_fwd(x, weight, bias, reverse)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad_out: Tensor):
+    def backward(ctx: _ConvCtx, grad_out: Tensor):
         x, weight, bias = ctx.saved_tensors
         grads = load_extension().conv_silu_bwd(x, weight, bias, ctx.reverse, grad_out.contiguous())
         return (*grads, None)

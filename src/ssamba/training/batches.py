@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from ssamba.data import ResumableSampler, WeightedDistributedSampler
+from ssamba.data import ResumableSampler, SizedDataset, WeightedDistributedSampler
 from ssamba.errors import ConfigError
 from ssamba.training.signals import detach_worker, stop_signals_blocked
 
@@ -26,7 +26,7 @@ class BatchStream:
 
     def __init__(
         self,
-        dataset: Dataset,
+        dataset: SizedDataset,
         micro_batch: int,
         *,
         seed: int,

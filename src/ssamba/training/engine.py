@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -40,9 +40,11 @@ from ssamba.training.tracker import RunTracker
 
 logger = logging.getLogger(__name__)
 
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
 
 @dataclass
-class TrainTask:
+class TrainTask(Generic[ModelT]):
     """What a task gives the loop.
 
     Attributes:
@@ -62,14 +64,14 @@ class TrainTask:
         panels: the logged metrics `curves.png` plots, with their titles.
     """
 
-    model: nn.Module
+    model: ModelT
     objective: nn.Module
     stream: BatchStream
     config: Any
     check_resume: Callable[[dict[str, Any], dict[str, Any]], None]
-    evaluate: Callable[[nn.Module, int], dict[str, float]] | None = None
+    evaluate: Callable[[ModelT, int], dict[str, float]] | None = None
     metric: str = "acc"
-    finalize: Callable[[nn.Module, Path], None] | None = None
+    finalize: Callable[[ModelT, Path], None] | None = None
     init: str | None = None
     name: str = "train"
     panels: Panels = PANELS
@@ -102,14 +104,14 @@ def autocast_context(precision: str, device: torch.device) -> contextlib.Abstrac
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-class Trainer:
+class Trainer(Generic[ModelT]):
     """Runs a `TrainTask` under a `LoopConfig` with the caller's optimiser and lr schedule; one
     instance per run. The optimiser may be built before the model moves to `ctx.device`
     (`Module.to` keeps the parameter objects). `grad_clip`: max gradient norm (None: no clipping)."""
 
     def __init__(
         self,
-        task: TrainTask,
+        task: TrainTask[ModelT],
         loop: LoopConfig,
         optimizer: torch.optim.Optimizer,
         schedule: Schedule,

@@ -18,7 +18,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ssamba.data import AudioClipDataset, LabelMap, Manifest, check_labels, psla_weights, read_manifest
+from ssamba.data import (
+    AudioClipDataset,
+    LabelMap,
+    Manifest,
+    SizedDataset,
+    check_labels,
+    psla_weights,
+    read_manifest,
+)
 from ssamba.data.manifests import relabel
 from ssamba.dataclass_io import to_dict
 from ssamba.errors import ConfigError
@@ -60,15 +68,15 @@ def split_manifest(config: FinetuneConfig, values: tuple[str, ...]) -> Manifest 
     return relabel(manifest.select(data.split_key, values), data.label_key)
 
 
-class MemoDataset(Dataset):
+class MemoDataset(SizedDataset):
     """Caches the items of a deterministic (evaluation) dataset after their first load."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: SizedDataset) -> None:
         self.dataset = dataset
         self.items: dict[int, Any] = {}
 
     def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        return len(self.dataset)
 
     def __getitem__(self, index: int) -> Any:
         if index not in self.items:
@@ -160,7 +168,7 @@ class EpochEnd:
         self.label_map = label_map
         self.steps_per_epoch = steps_per_epoch
 
-    def __call__(self, model: nn.Module, step: int) -> dict[str, float]:
+    def __call__(self, model: AudioClassifier, step: int) -> dict[str, float]:
         """Called by the Trainer after training step `step`, the last of an epoch."""
         from safetensors.torch import save_file
 
@@ -173,7 +181,7 @@ class EpochEnd:
         if self.valid is None:
             return {}
         batch = self.config.train.eval_batch_size or 2 * self.config.train.batch_size
-        metrics = evaluate_model(model, self.valid, self.label_map, batch)  # type: ignore[arg-type]
+        metrics = evaluate_model(model, self.valid, self.label_map, batch)
         return {
             "epoch": float(epoch),
             "acc": metrics["accuracy"],
@@ -183,7 +191,9 @@ class EpochEnd:
 
 
 # -- runs ------------------------------------------------------------------------------------
-def _datasets(config: FinetuneConfig) -> tuple[LabelMap, Dataset, Dataset | None, Dataset | None]:
+def _datasets(
+    config: FinetuneConfig,
+) -> tuple[LabelMap, AudioClipDataset, SizedDataset | None, SizedDataset | None]:
     """The label map and the train, valid and test datasets; every split's labels are checked
     against the map here, before training, so a bad held-out label cannot end a run late."""
     data, features = config.data, config.data.feature_config()
@@ -207,7 +217,7 @@ def _datasets(config: FinetuneConfig) -> tuple[LabelMap, Dataset, Dataset | None
         seed=config.train.seed,
     )
 
-    def held_out(manifest: Manifest | None) -> Dataset | None:
+    def held_out(manifest: Manifest | None) -> SizedDataset | None:
         if manifest is None:
             return None
         dataset = AudioClipDataset(manifest, label_map, features)
@@ -308,16 +318,16 @@ def _train_full(
     model: AudioClassifier,
     config: FinetuneConfig,
     out: Path,
-    train_set: Dataset,
-    valid_set: Dataset | None,
+    train_set: AudioClipDataset,
+    valid_set: SizedDataset | None,
     label_map: LabelMap,
     resume: bool,
 ) -> TrainResult:
     """Train `model` in place on the generic `Trainer`, one validation and checkpoint per epoch."""
-    steps_per_epoch = len(train_set) // config.train.batch_size  # type: ignore[arg-type]
+    steps_per_epoch = len(train_set) // config.train.batch_size
     if steps_per_epoch < 1:
         raise ConfigError(
-            f"{len(train_set)} training clips cannot fill one batch of {config.train.batch_size}"  # type: ignore[arg-type]
+            f"{len(train_set)} training clips cannot fill one batch of {config.train.batch_size}"
         )
     loop = config.train.steps(steps_per_epoch)
     ctx = distributed.setup(loop.device)

@@ -36,7 +36,9 @@ def init_classifier_from(
     geometry = replace(Geometry.pop_from(overrides), input_tdim=input_tdim)
     if init == "scratch":
         fields = dict(overrides, num_classes=num_classes, pooling=pooling)
-        return random_model(model_name, "finetune", geometry, **fields)
+        scratch = random_model(model_name, "finetune", geometry, **fields)
+        assert isinstance(scratch, AudioClassifier)
+        return scratch
     if init in MODEL_VARIANTS and not Path(init).exists():
         raise CheckpointError(
             f"--init {init}: an architecture name, not weights; use --init scratch (with --set "

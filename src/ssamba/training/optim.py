@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ssamba.errors import ConfigError
+from ssamba.models.encoder import AudioEncoder
 from ssamba.training.config import OptimConfig
 
 OFFICIAL_PRETRAIN = {"ssast": ("adam", 5e-7), "ssamba": ("adamw", 5e-8)}
@@ -37,7 +38,8 @@ def _decay_split(
 ) -> list[dict]:
     """The trainable ones of `named` split into a group with `weight_decay` (matrices and kernels
     not in `exempt`) and one without."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, param in named:
         if param.requires_grad:
             (no_decay if param.ndim < 2 or name in exempt else decay).append(param)
@@ -45,7 +47,7 @@ def _decay_split(
     return [group for group in groups if group["params"]]
 
 
-def layer_ids(encoder: nn.Module) -> tuple[dict[str, int], int]:
+def layer_ids(encoder: AudioEncoder) -> tuple[dict[str, int], int]:
     """({parameter name: depth}, number of blocks) from the encoder's `group_matcher()` (BEiT
     convention): 0 for the stem, i + 1 for block i, blocks + 1 for the rest (the final norm)."""
     matcher = encoder.group_matcher()
@@ -58,7 +60,7 @@ def layer_ids(encoder: nn.Module) -> tuple[dict[str, int], int]:
     return {name: num_blocks + 1 if d is None else d for name, d in depth.items()}, num_blocks
 
 
-def layer_decay_groups(encoder: nn.Module, weight_decay: float, layer_decay: float) -> list[dict]:
+def layer_decay_groups(encoder: AudioEncoder, weight_decay: float, layer_decay: float) -> list[dict]:
     """`param_groups` per depth, each with `lr_scale = layer_decay ** (blocks + 1 - depth)`."""
     depths, num_blocks = layer_ids(encoder)
     exempt = no_weight_decay(encoder)
@@ -90,4 +92,5 @@ def resolve_optimizer(config: OptimConfig, official: tuple[str, float]) -> tuple
 def build_optimizer(groups: list[dict], config: OptimConfig, name: str) -> torch.optim.Optimizer:
     """Adam or AdamW (`name`) over parameter `groups` with the configured lr, betas and eps."""
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(groups, lr=config.lr, betas=tuple(config.betas), eps=config.eps)
+    beta1, beta2 = config.betas
+    return cls(groups, lr=config.lr, betas=(beta1, beta2), eps=config.eps)

@@ -151,7 +151,7 @@ def check_masked_counts(config: PretrainConfig, model: MSPMPretrainer) -> int:
     return valid
 
 
-def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask, FeatureConfig]:
+def build_task(config: PretrainConfig, ctx: DistContext) -> tuple[TrainTask[MSPMPretrainer], FeatureConfig]:
     """Model, objective, data stream and validation of one rank."""
     features = config.data.feature_config()
     torch.manual_seed(config.train.seed)  # same initial weights on every rank
@@ -214,7 +214,7 @@ def run_pretrain(
         ctx = distributed.setup(config.train.device)
         try:
             task, _ = build_task(config, ctx)
-            optimizer = pretrain_optimizer(task.model, config.optim)  # type: ignore[arg-type]
+            optimizer = pretrain_optimizer(task.model, config.optim)
             schedule = LRSchedule(config.schedule, config.optim.lr, config.train.max_steps)
             trainer = Trainer(task, config.train, optimizer, schedule, out_dir, ctx, config.optim.grad_clip)
             return trainer.run(resume=resume)

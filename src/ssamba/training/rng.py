@@ -23,7 +23,9 @@ def derive_seed(*keys: int) -> int:
 def capture_rng_state() -> dict[str, Any]:
     """Python, numpy, torch CPU and every CUDA device's RNG state, as tensors/lists/primitives."""
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    numpy_state = np.random.get_state()
+    assert isinstance(numpy_state, tuple)  # the legacy global generator is MT19937: a 5-tuple
+    kind, keys, pos, has_gauss, cached = numpy_state
     state: dict[str, Any] = {
         "python": {"version": version, "state": list(internal), "gauss": gauss},
         "numpy": {

@@ -14,12 +14,16 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 HANDLED = (signal.SIGTERM, signal.SIGINT)
+
+# A previous handler as `signal.signal` returns it: a function, SIG_DFL/SIG_IGN, or None (set outside Python).
+Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class StopRequest:
@@ -27,7 +31,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Handler] = {}
 
     @property
     def requested(self) -> bool:
@@ -50,7 +54,7 @@ class StopRequest:
 
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)
         self._previous.clear()
 
 
