@@ -9,6 +9,7 @@ import sys
 import time
 
 from ssamba.training.checkpoint import load_checkpoint
+from ssamba.training.signals import HANDLED, StopRequest
 from ssamba.training.tracker import read_log
 
 
@@ -38,3 +39,26 @@ def test_sigterm_saves_and_resume_finishes(write_recipe, cli, tmp_path):
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == state["step"] + 2
     assert (out / "final" / "model.safetensors").is_file()
     assert [row["step"] for row in read_log(log) if row["kind"] == "train"][-1] == state["step"] + 2
+
+
+def test_a_handler_set_outside_python_is_replaced_by_the_default_on_exit(monkeypatch):
+    """`signal.signal` returns None for a handler installed by C code; that cannot be reinstalled."""
+    real_signal = signal.signal
+    installed: list[int] = []
+
+    def signal_reporting_foreign_handlers(signum, handler):
+        previous = real_signal(signum, handler)
+        if signum not in installed:  # first install: pretend C code had set the previous handler
+            installed.append(signum)
+            return None
+        return previous
+
+    before = {signum: signal.getsignal(signum) for signum in HANDLED}
+    monkeypatch.setattr(signal, "signal", signal_reporting_foreign_handlers)
+    try:
+        with StopRequest():
+            pass
+        assert all(signal.getsignal(signum) == signal.SIG_DFL for signum in before)
+    finally:
+        for signum, handler in before.items():
+            real_signal(signum, handler)

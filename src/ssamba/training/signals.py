@@ -54,7 +54,8 @@ class StopRequest:
 
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # None: the handler was set outside Python and cannot be put back; the default is closest
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         self._previous.clear()
 
 
