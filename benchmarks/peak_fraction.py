@@ -1,15 +1,16 @@
 """How close a forward pass runs to the machine's measured fp32 peak.
 
-The peak is a large square sgemm (torch.mm) timed in the same process; a model's work is the matrix,
-convolution and attention FLOPs torch's FlopCounterMode counts in one forward, on a twin of the model
-timed (its time is the model's as users run it). SSAST's twin uses eager attention (the counter does
-not count CPU SDPA's fused kernel, same products either way); SSAMBA's twin runs its scan outside
-the counter (the custom op does not pass through counting modes), and the scan's own work
-is added as 7 FLOP per state update (delta*A, delta*B*u, the state's multiply-add and C*h's
-multiply-add; exponentials, gate and skip not counted, so SSAMBA's figure stays a lower bound).
+The peak is a large square sgemm (torch.mm) timed in the same process. A model's work is what torch's
+FlopCounterMode counts in one forward of a twin with the same weights' shapes; its time is the
+model's as users run it. SSAST's twin uses eager attention (the counter misses CPU SDPA's fused
+kernel; the products are the same). SSAMBA's twin runs with autograd on, so every projection is a
+counted `F.linear` (inference sends some through oneDNN, which the counter misses), and its scan
+runs outside the counter (the custom op does not pass through counting modes): the scan's work is
+added as 7 FLOP per state update (delta*A, delta*B*u, the state's and C*h's multiply-adds;
+exponentials, gate and skip not counted, so SSAMBA's figure is a lower bound).
 Fraction = model GFLOP/s over sgemm GFLOP/s, both best of `--repeats` after a warm-up.
 
-Usage: python benchmarks/peak_fraction.py [--points ssamba_tiny:512:1 ssast_tiny:1212:8 ...] [--repeats 3]
+Usage: python benchmarks/peak_fraction.py [--points ssamba_tiny:512:1 ssast_tiny:1208:8 ...] [--repeats 3]
 Writes benchmarks/results/peak_fraction.{json,md}.
 """
 
@@ -84,10 +85,10 @@ def model_point(name: str, tokens: int, batch: int, repeats: int) -> dict[str, o
     else:
         twin = ssamba.create_model(name, input_tdim=frames, patch_stride=(16, 16), attn_impl="eager")
     twin.eval()
+    counter = FlopCounterMode(display=False)
+    with counter:  # with autograd on, so every projection runs as F.linear (counted), not oneDNN's op
+        twin(fbank)
     with torch.inference_mode():
-        counter = FlopCounterMode(display=False)
-        with counter:
-            twin(fbank)
         seconds = best_seconds(lambda: model(fbank), repeats)
     scan_flops = SCAN_FLOP_PER_STATE_UPDATE * _scan_state_updates[0]
     flops = counter.get_total_flops() + scan_flops

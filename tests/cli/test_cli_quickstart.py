@@ -88,7 +88,7 @@ def test_recipe_shapes_both_stages_alike(tmp_path: Path) -> None:
     assert pre.model_overrides == {"depth": 2, "patch_shape": (16, 8)}
     assert fine.model_overrides == {"depth": 2, "patch_shape": (16, 8), "patch_stride": (16, 8)}
     assert patch_grid(128, recipe.target_length, (16, 8), (16, 8)) == (8, 8)
-    assert 0 < pre.mspm.num_masked < 64
+    assert 0 < pre.mspm.num_masked < 64 and pre.mspm.single_pass  # both heads on one pass: half the cost
     assert fine.augment.noise and fine.optim.lr == recipe.finetune_lr
     assert fine.train.epochs == recipe.finetune_epochs and pre.train.max_steps == recipe.pretrain_steps
 
